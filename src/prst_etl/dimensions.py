@@ -1,0 +1,149 @@
+"""Closed code lists shared by every source: totals, sexes, age bands, conventional signs.
+
+Age bands are coded the SDMX way used by Insee's and Eurostat's APIs, so that a
+code carries its bounds: ``Y_LT20`` (under 20), ``Y20T29`` (20 to 29),
+``Y_GE60`` (60 and over), ``_T`` (all ages). Whether one band nests in another
+is computed from the bounds, never listed by hand.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+import polars as pl
+
+from prst_etl.readers import norm_header_expr
+
+TOTAL = "_T"
+"""Code meaning « all » in every dimension (SDMX convention)."""
+UNKNOWN = "_U"
+"""Code of an unknown category (e.g. the NAF ``xxxxx`` rows of the Assurance Maladie)."""
+
+Sex = Literal["F", "M", "_T"]
+SEXES = ("F", "M", TOTAL)
+SEX_LABELS = {"F": "Femmes", "M": "Hommes", TOTAL: "Ensemble"}
+
+SEX_VALUES: dict[str, str] = {
+    "h": "M", "homme": "M", "hommes": "M", "m": "M", "masculin": "M", "1": "M",
+    "f": "F", "femme": "F", "femmes": "F", "feminin": "F", "2": "F",
+}  # fmt: skip
+"""Accepted spellings of sex in provider files (compared without case or accents)."""
+
+# --- conventional signs -----------------------------------------------------------
+STATUS_SECRET = "s"
+STATUS_NA = "nd"
+STATUS_ABSENT = "///"
+STATUS_ZERO = "-"
+STATUSES = (STATUS_SECRET, STATUS_NA, STATUS_ABSENT, STATUS_ZERO)
+"""Signs a source may write in a cell. ``-`` is « résultat nul » (a known zero,
+Insee convention): its value is 0 and the sign is kept; the others have no value."""
+STATUS_DTYPE = pl.Enum(list(STATUSES))
+SIGN_VALUES: dict[str, str] = {
+    "s": STATUS_SECRET, "secret": STATUS_SECRET, "c": STATUS_SECRET,
+    "nd": STATUS_NA, "n.d.": STATUS_NA, "n.d": STATUS_NA, "...": STATUS_NA, "…": STATUS_NA, "na": STATUS_NA,
+    "///": STATUS_ABSENT,
+    "-": STATUS_ZERO, "–": STATUS_ZERO, "—": STATUS_ZERO,
+}  # fmt: skip
+STATUS_LABELS = {
+    STATUS_SECRET: "secret statistique à la source",
+    STATUS_NA: "non disponible",
+    STATUS_ABSENT: "absence de résultat due à la nature des choses",
+    STATUS_ZERO: "résultat nul",
+}
+
+# --- age bands -------------------------------------------------------------------
+_AGE_CODE = re.compile(r"^(?:Y_LT(\d+)|Y(\d+)T(\d+)|Y_GE(\d+)|_T)$")
+AGE_MAX = 200
+
+
+def age_bounds(code: str) -> tuple[int, int]:
+    """Bounds ``[lower, upper)`` in years of an age-band code."""
+    m = _AGE_CODE.match(code)
+    if not m:
+        raise ValueError(f"not an age-band code: {code!r}")
+    lt, lo, hi, ge = m.groups()
+    if lt is not None:
+        return 0, int(lt)
+    if lo is not None:
+        return int(lo), int(hi) + 1
+    if ge is not None:
+        return int(ge), AGE_MAX
+    return 0, AGE_MAX
+
+
+def age_code(lower: int, upper: int) -> str:
+    """Inverse of :func:`age_bounds`."""
+    if lower == 0 and upper >= AGE_MAX:
+        return TOTAL
+    if lower == 0:
+        return f"Y_LT{upper}"
+    if upper >= AGE_MAX:
+        return f"Y_GE{lower}"
+    return f"Y{lower}T{upper - 1}"
+
+
+def age_label(code: str) -> str:
+    lo, hi = age_bounds(code)
+    if code == TOTAL:
+        return "Tous âges"
+    if lo == 0:
+        return f"Moins de {hi} ans"
+    if hi >= AGE_MAX:
+        return f"{lo} ans et plus"
+    return f"{lo} à {hi - 1} ans"
+
+
+def age_band_expr(expr: pl.Expr) -> pl.Expr:
+    """Parse French age-band labels into codes (null when not understood).
+
+    Understands « Moins de 20 ans », « 20 à 29 ans », « 20-29 ans », « 60 ans et plus »,
+    « 60 ans ou plus », « 60+ », « < 20 ans », the codes themselves, and « Ensemble ».
+    """
+    s = norm_header_expr(expr)
+    lt = s.str.extract(r"^(?:moins de|<)\s*(\d+)\s*(?:ans?)?$", 1)
+    rng = s.str.extract_groups(r"^(?:de\s*)?(?P<lo>\d+)\s*(?:a|-|–)\s*(?P<hi>\d+)\s*(?:ans?)?$")
+    ge = s.str.extract(r"^(\d+)\s*(?:ans?)?\s*(?:et plus|ou plus|\+|et \+)$", 1)
+    ge2 = s.str.extract(r"^(?:>=|≥)\s*(\d+)\s*(?:ans?)?$", 1)
+    as_code = expr.str.strip_chars().str.to_uppercase()
+    return (
+        pl.when(as_code.str.contains(r"^(?:Y_LT\d+|Y\d+T\d+|Y_GE\d+)$"))
+        .then(as_code)
+        .when(lt.is_not_null())
+        .then(pl.lit("Y_LT") + lt)
+        .when(rng.struct.field("lo").is_not_null())
+        .then(pl.lit("Y") + rng.struct.field("lo") + pl.lit("T") + rng.struct.field("hi"))
+        .when(ge.is_not_null())
+        .then(pl.lit("Y_GE") + ge)
+        .when(ge2.is_not_null())
+        .then(pl.lit("Y_GE") + ge2)
+        .otherwise(None)
+    )
+
+
+def sex_expr(expr: pl.Expr) -> pl.Expr:
+    """Map sex spellings to ``F``/``M`` (null when not understood)."""
+    s = norm_header_expr(expr).str.replace(r"\.0$", "")
+    return s.replace_strict(SEX_VALUES, default=None, return_dtype=pl.String)
+
+
+def sign_expr(expr: pl.Expr) -> pl.Expr:
+    """Conventional sign of a text cell (null when the cell is not a sign)."""
+    s = expr.str.strip_chars().str.to_lowercase()
+    return s.replace_strict(SIGN_VALUES, default=None, return_dtype=pl.String)
+
+
+def number_expr(expr: pl.Expr) -> pl.Expr:
+    """Parse French- or English-formatted numbers written as text (null when not a number).
+
+    ``"1 234"`` (space, no-break space or thin space as thousands separator),
+    ``"1234,5"`` (decimal comma), ``"1.234,5"``, ``"1234.5"``, ``"1e3"``.
+    """
+    s = expr.str.replace_all(r"[\s\u00a0\u202f']", "")
+    both = s.str.contains(r"\.") & s.str.contains(",")
+    s = pl.when(both).then(s.str.replace_all(r"\.", "")).otherwise(s).str.replace(",", ".")
+    return pl.when(s.str.contains(NUMBER_PATTERN)).then(s).otherwise(None).cast(pl.Float64, strict=False)
+
+
+NUMBER_PATTERN = r"^[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?$"
+"""A number once thousands separators are removed and the decimal comma is a point."""

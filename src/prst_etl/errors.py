@@ -1,0 +1,161 @@
+"""Findings (``Issue``) about input files and failures (``PrstError``) of commands.
+
+A finding about a provider file is never an exception: it is an :class:`Issue`
+record collected in a report, so that *all* the problems of a file are shown at
+once. An exception is for a command that cannot go on (wrong option, warehouse
+in use, unknown source...). Every user-facing text here is in French.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+Severity = Literal["error", "warning"]
+
+
+@dataclass(frozen=True)
+class IssueType:
+    code: str
+    title: str
+    """Short French title shown in reports."""
+    hint: str = ""
+    """What the provider or the user can do about it."""
+
+
+# The catalogue of finding codes. Codes are stable (scripts may match on them);
+# a test checks that every code used in the code base is listed here.
+ISSUE_TYPES: dict[str, IssueType] = {
+    t.code: t
+    for t in [
+        IssueType("file-not-found", "fichier introuvable"),
+        IssueType("empty-file", "fichier vide", "Le fichier ne contient aucune donnée."),
+        IssueType(
+            "not-a-workbook",
+            "format de fichier non reconnu",
+            "Formats acceptés : classeur Excel (.xlsx, .xlsm, .xls, .ods) ou CSV.",
+        ),
+        IssueType(
+            "corrupt-file",
+            "fichier illisible ou tronqué",
+            "Le fichier est peut-être incomplet (transfert interrompu) : demandez un nouvel envoi.",
+        ),
+        IssueType("encoding-error", "encodage du fichier non reconnu", "Enregistrez le CSV en UTF-8 ou en Latin-1."),
+        IssueType("sheet-not-found", "feuille introuvable", "Indiquez la feuille avec --sheet."),
+        IssueType(
+            "header-not-found",
+            "ligne d'en-tête introuvable",
+            "La ligne d'en-tête doit contenir les intitulés de colonnes attendus (voir « prst sources show »).",
+        ),
+        IssueType("missing-column", "colonne obligatoire absente"),
+        IssueType(
+            "unexpected-column",
+            "colonne inattendue",
+            "Si le fournisseur a changé de format, une nouvelle version du mapping est nécessaire.",
+        ),
+        IssueType("duplicate-column", "colonne en double"),
+        IssueType("ambiguous-geography", "colonne géographique ambiguë"),
+        IssueType("non-numeric-count", "valeur non numérique"),
+        IssueType("negative-count", "valeur négative"),
+        IssueType("non-integer-count", "effectif non entier"),
+        IssueType("missing-value", "valeur manquante"),
+        IssueType("missing-key", "clé manquante"),
+        IssueType("unknown-commune", "commune inconnue"),
+        IssueType("unknown-departement", "département inconnu"),
+        IssueType("departement-outside-scope", "département hors du périmètre de la source"),
+        IssueType("unknown-naf", "code NAF inconnu"),
+        IssueType("naf-mismatch", "code NAF agrégé incohérent"),
+        IssueType("unknown-ctn", "code CTN inconnu"),
+        IssueType("invalid-sex", "sexe non reconnu", "Valeurs acceptées : H, F, Hommes, Femmes, 1, 2."),
+        IssueType("invalid-age-band", "tranche d'âge non reconnue"),
+        IssueType("duplicate-key", "ligne en double", "Deux lignes décrivent la même case : supprimez ou sommez-les."),
+        IssueType("parts-exceed-total", "somme des détails supérieure au total"),
+        IssueType("year-not-found", "année de référence introuvable", "Indiquez l'année avec --year."),
+        IssueType("year-mismatch", "année incohérente"),
+        IssueType("invalid-fact", "fait normalisé invalide (erreur interne de prst)"),
+    ]
+}
+
+
+@dataclass(frozen=True)
+class Issue:
+    """One finding about an input file, located as precisely as possible."""
+
+    code: str
+    message: str
+    file: str = ""
+    sheet: str | None = None
+    row: int | None = None
+    """Row number as the provider sees it: Excel row, or CSV line (1-based)."""
+    column: str | None = None
+    value: str | None = None
+    severity: Severity = "error"
+    source_id: str = ""
+    hint: str = ""
+
+    def __post_init__(self) -> None:
+        if self.code not in ISSUE_TYPES:
+            raise ValueError(f"unknown issue code {self.code!r}: add it to ISSUE_TYPES")
+
+    @property
+    def title(self) -> str:
+        return ISSUE_TYPES[self.code].title
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["title"] = self.title
+        d["hint"] = self.hint or ISSUE_TYPES[self.code].hint
+        return d
+
+
+class PrstError(Exception):
+    """A command cannot go on. Rendered once, by the CLI, as a French message."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, *, hint: str = "", **context: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.context = context
+
+
+class UsageError(PrstError):
+    """Wrong option or argument value (exit code 2, like click's own usage errors)."""
+
+    exit_code = 2
+
+
+class UnknownName(UsageError):
+    """A name that must be one of a known list."""
+
+    def __init__(self, what: str, name: str, known: list[str]) -> None:
+        super().__init__(
+            f"{what} inconnu(e) : « {name} ».",
+            hint="Valeurs possibles : " + ", ".join(sorted(known)) if known else "",
+            name=name,
+            known=known,
+        )
+        self.known = known
+
+
+class WarehouseBusy(PrstError):
+    """Another prst process is writing to the same warehouse."""
+
+
+class WarehouseError(PrstError):
+    """The warehouse is missing, damaged or of an unknown format."""
+
+
+@dataclass
+class Stats:
+    """Row accounting of one file: every row read is kept, skipped or rejected."""
+
+    rows_read: int = 0
+    rows_kept: int = 0
+    rows_skipped: int = 0
+    """Blank lines and notes below or inside the table (not data)."""
+    rows_rejected: int = 0
+    rows_merged: int = 0
+    """Rows summed into another one because their old commune code maps to the same current commune."""
+    skipped_detail: dict[str, int] = field(default_factory=dict)

@@ -1,0 +1,108 @@
+"""The canonical shape of warehouse facts, and its pandera contract.
+
+A fact table holds *additive counts* (never rates) at the finest grain a source
+gives. It is wide: one row per cell, keyed by
+
+``year, geo_level, geo_code, sector_level, sector_code, sex, age_band, <extra dims>``
+
+with one Float64 column per measure and, beside each, ``<measure>__status``
+holding the conventional sign written by the provider (null when the value is
+an ordinary number). A value is null exactly when its status is ``s``, ``nd`` or
+``///``; a ``-`` (résultat nul) has value 0.
+
+The warehouse adds ``load_id``. Totals are not stored: the « all » code ``_T``
+appears in a key only for a dimension the source does not break down.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import pandera.polars as pa
+import polars as pl
+
+from prst_etl.dimensions import SEXES, STATUS_DTYPE, STATUS_ZERO, STATUSES, TOTAL
+from prst_etl.sources.base import TableSpec
+
+GeoLevel = Literal["commune", "zone-emploi", "departement", "region", "france", "spsti"]
+GEO_LEVELS: tuple[str, ...] = ("commune", "zone-emploi", "departement", "region", "france", "spsti")
+SECTOR_LEVELS: tuple[str, ...] = ("naf732", "naf615", "naf272", "a88", "a64", "a38", "a21", "a17", "a10", "ensemble")
+SECTOR_TOTAL_LEVEL = "ensemble"
+KEY_COLUMNS: tuple[str, ...] = ("year", "geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band")
+STATUS_SUFFIX = "__status"
+AGE_PATTERN = r"^(?:Y_LT\d+|Y\d+T\d+|Y_GE\d+|_T)$"
+
+
+def status_col(measure: str) -> str:
+    return measure + STATUS_SUFFIX
+
+
+def fact_columns(spec: TableSpec) -> list[str]:
+    cols = list(KEY_COLUMNS) + list(spec.extra_dims)
+    for m in spec.measure_ids:
+        cols += [m, status_col(m)]
+    return cols
+
+
+def dims_of(spec: TableSpec) -> list[str]:
+    return list(KEY_COLUMNS) + list(spec.extra_dims)
+
+
+def _frame_check(name: str, expr: pl.Expr) -> pa.Check:
+    return pa.Check(lambda data: data.lazyframe.select(expr), name=name)
+
+
+def fact_schema(spec: TableSpec) -> pa.DataFrameSchema:
+    """The pandera contract of one fact table (before ``load_id`` is added)."""
+    text = dict(dtype=pl.String, nullable=False)
+    columns: dict[str, pa.Column] = {
+        "year": pa.Column(pl.Int32, checks=pa.Check.in_range(1900, 2100), nullable=False),
+        "geo_level": pa.Column(checks=pa.Check.isin(GEO_LEVELS), **text),
+        "geo_code": pa.Column(checks=pa.Check.str_length(1, 12), **text),
+        "sector_level": pa.Column(checks=pa.Check.isin(SECTOR_LEVELS), **text),
+        "sector_code": pa.Column(checks=pa.Check.str_length(1, 12), **text),
+        "sex": pa.Column(checks=pa.Check.isin(SEXES), **text),
+        "age_band": pa.Column(checks=pa.Check.str_matches(AGE_PATTERN), **text),
+    }
+    for d in spec.extra_dims:
+        columns[d] = pa.Column(checks=pa.Check.str_length(1, 40), **text)
+    checks = []
+    for m in spec.measure_ids:
+        st = status_col(m)
+        columns[m] = pa.Column(pl.Float64, checks=pa.Check.ge(0), nullable=True)
+        columns[st] = pa.Column(STATUS_DTYPE, nullable=True)
+        # value is null exactly when the sign says there is no number
+        no_number = pl.col(st).is_not_null() & (pl.col(st) != STATUS_ZERO)
+        checks.append(_frame_check(f"value-status:{m}", pl.col(m).is_null() == no_number))
+    return pa.DataFrameSchema(
+        columns,
+        checks=checks,
+        unique=dims_of(spec),
+        strict=True,
+        ordered=False,
+        name=spec.name,
+    )
+
+
+def empty_frame(spec: TableSpec) -> pl.DataFrame:
+    schema: dict[str, pl.DataType] = {"year": pl.Int32()}
+    for c in fact_columns(spec)[1:]:
+        if c.endswith(STATUS_SUFFIX):
+            schema[c] = STATUS_DTYPE
+        elif c in spec.measure_ids:
+            schema[c] = pl.Float64()
+        else:
+            schema[c] = pl.String()
+    return pl.DataFrame(schema=schema)
+
+
+__all__ = [
+    "GEO_LEVELS",
+    "KEY_COLUMNS",
+    "SECTOR_LEVELS",
+    "STATUSES",
+    "TOTAL",
+    "fact_columns",
+    "fact_schema",
+    "status_col",
+]

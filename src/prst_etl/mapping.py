@@ -1,0 +1,193 @@
+"""Declarative header mappings: ``sources/<source-id>/<version>.toml``.
+
+A mapping says which headers a provider's file may use for each column, what
+each column is (a dimension, a measure, a label to ignore…) and how to read
+its cells. A provider that renames a column next year needs a new mapping
+version, not new code.
+
+Keys of a mapping file::
+
+    source = "ameli-at"          # plugin id
+    version = "2024"             # mapping version (a file layout)
+    extends = "ameli-at/2024"    # optional: start from another mapping
+    title = "…"                  # French description of the layout
+    years = "2023-2024"          # reference years this layout was seen for
+    sheets = ["AT * par CTN*"]   # glob patterns of the sheet to read (first match)
+    empty_means_zero = true      # an empty count cell is a 0 (the file says so)
+    year_patterns = ["…(20\\d\\d)…"]  # regexes finding the reference year in sheet name, title, file name
+
+    [columns.<name>]
+    headers = ["Nombre de salariés"]  # accepted header texts (compared without case/accents/spaces)
+    role = "measure"         # measure | dimension | geo | label | check
+    kind = "count"           # count, amount; ctn, naf, naf38, sex, age_band, departement, commune
+    table = "at"             # fact table of a measure
+    measure = "salaries"     # measure id (default: the column name)
+    integer = true           # counts must be whole numbers
+    required = true
+    dims = { risk_family = "chutes-plain-pied" }  # extra dimension codes of this measure column
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from prst_etl.errors import PrstError, UnknownName
+from prst_etl.readers import norm_header
+from prst_etl.resources import data_dir
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    headers: tuple[str, ...]
+    role: str
+    kind: str = ""
+    table: str = ""
+    measure: str = ""
+    integer: bool = False
+    required: bool = True
+    dims: tuple[tuple[str, str], ...] = ()
+    label: str = ""
+    """French description shown by ``prst sources show``."""
+
+
+@dataclass(frozen=True)
+class Mapping:
+    source: str
+    version: str
+    title: str
+    path: Path
+    columns: tuple[ColumnSpec, ...]
+    sheets: tuple[str, ...] = ("*",)
+    empty_means_zero: bool = False
+    year_patterns: tuple[str, ...] = ()
+    years: str = ""
+    options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
+    """Source-specific settings (e.g. value tables for sexes and age bands)."""
+
+    @property
+    def id(self) -> str:
+        return f"{self.source}/{self.version}"
+
+    def column(self, name: str) -> ColumnSpec:
+        for c in self.columns:
+            if c.name == name:
+                return c
+        raise KeyError(name)
+
+    def by_role(self, *roles: str) -> list[ColumnSpec]:
+        return [c for c in self.columns if c.role in roles]
+
+    def aliases(self) -> dict[str, str]:
+        """Normalised header text → column name."""
+        out: dict[str, str] = {}
+        for c in self.columns:
+            for h in c.headers:
+                out[norm_header(h)] = c.name
+        return out
+
+    def pick_sheet(self, names: list[str], requested: str | None = None) -> str | None:
+        if requested is not None:
+            return requested if requested in names else None
+        for pattern in self.sheets:
+            for n in names:
+                if fnmatch.fnmatch(n.casefold().strip(), pattern.casefold()):
+                    return n
+        return None
+
+
+def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in child.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    with path.open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _resolve(path: Path, root: Path) -> dict[str, Any]:
+    data = _read_toml(path)
+    parent = data.pop("extends", None)
+    if parent:
+        base = _resolve(root / f"{parent}.toml", root)
+        for k in ("source", "version", "title", "years"):
+            base.pop(k, None)
+        data = _merge(base, data)
+    return data
+
+
+def parse_mapping(path: Path, root: Path | None = None) -> Mapping:
+    root = root or path.parent.parent
+    try:
+        data = _resolve(path, root)
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise PrstError(f"Mapping illisible « {path} » : {exc}") from exc
+    columns = []
+    for name, spec in data.get("columns", {}).items():
+        if spec.get("role") == "drop":  # a child mapping removing a parent column
+            continue
+        columns.append(
+            ColumnSpec(
+                name=name,
+                headers=tuple(spec.get("headers", [name])),
+                role=spec.get("role", "label"),
+                kind=spec.get("kind", ""),
+                table=spec.get("table", ""),
+                measure=spec.get("measure", name),
+                integer=bool(spec.get("integer", False)),
+                required=bool(spec.get("required", True)),
+                dims=tuple(sorted(spec.get("dims", {}).items())),
+                label=spec.get("label", ""),
+            )
+        )
+    known = {"source", "version", "title", "years", "sheets", "empty_means_zero", "year_patterns", "columns"}
+    return Mapping(
+        source=data["source"],
+        version=str(data["version"]),
+        title=data.get("title", ""),
+        path=path,
+        columns=tuple(columns),
+        sheets=tuple(data.get("sheets", ["*"])),
+        empty_means_zero=bool(data.get("empty_means_zero", False)),
+        year_patterns=tuple(data.get("year_patterns", [])),
+        years=str(data.get("years", "")),
+        options={k: v for k, v in data.items() if k not in known},
+    )
+
+
+@cache
+def mappings_for(source_id: str, root: Path | None = None) -> tuple[Mapping, ...]:
+    """All mapping versions of a source, oldest first (version strings sort naturally)."""
+    root = root or data_dir("sources")
+    folder = root / source_id
+    if not folder.is_dir():
+        return ()
+    found = [parse_mapping(p, root) for p in sorted(folder.glob("*.toml"))]
+    return tuple(sorted(found, key=lambda m: _version_key(m.version)))
+
+
+def _version_key(v: str) -> tuple[Any, ...]:
+    return tuple(int(p) if p.isdigit() else p for p in v.replace("-", ".").split("."))
+
+
+def get_mapping(source_id: str, version: str | None = None, root: Path | None = None) -> Mapping:
+    found = mappings_for(source_id, root)
+    if not found:
+        raise PrstError(f"Aucun mapping pour la source « {source_id} » dans {root or data_dir('sources')}.")
+    if version is None:
+        return found[-1]
+    for m in found:
+        if m.version == version:
+            return m
+    raise UnknownName("version de mapping", version, [m.version for m in found])

@@ -1,0 +1,260 @@
+"""Read provider files (Excel workbooks or CSV) into all-text polars frames.
+
+Everything is read as text: a cell holding ``s`` (secret) in a column of
+numbers must reach validation as ``s``, not be coerced to null by type
+inference. Rows keep the number the provider sees (Excel row, CSV line).
+
+Header rows are *found*, not assumed: :func:`find_header` scores the first rows
+of a sheet against the headers a mapping expects.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from prst_etl.errors import Issue
+
+ROW = "_row"
+"""Name of the column carrying the provider's row number."""
+
+HEADER_SCAN_ROWS = 60
+EXCEL_SUFFIXES = {".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"}
+_ZIP_MAGIC = b"PK\x03\x04"
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+
+
+def norm_header(text: object) -> str:
+    """Header text made comparable: no accents, case, line breaks or extra spaces.
+
+    ``"Nombre d'heures\\ntravaillées* "`` → ``"nombre d'heures travaillees"``.
+    """
+    if text is None:
+        return ""
+    s = unicodedata.normalize("NFKD", str(text))
+    s = "".join(c for c in s if not unicodedata.combining(c))
+    s = s.replace("’", "'").replace("`", "'").casefold()
+    s = re.sub(r"\s+", " ", s).strip()
+    return s.rstrip("*: ").strip()
+
+
+def norm_header_expr(expr: pl.Expr) -> pl.Expr:
+    """Vectorised :func:`norm_header` for the values of a column (used on codes such as sex labels)."""
+    return (
+        expr.str.normalize("NFKD")
+        .str.replace_all(r"\p{Mn}", "")
+        .str.to_lowercase()
+        .str.replace_all(r"\s+", " ")
+        .str.strip_chars()
+    )
+
+
+@dataclass
+class Sheet:
+    """A sheet (or a CSV file) read as text, before the header is known."""
+
+    name: str
+    frame: pl.DataFrame
+    """All-text columns ``c0, c1, …``, one row per sheet row, plus ``_row``."""
+    column_letters: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Workbook:
+    path: Path
+    kind: str  # "excel" | "csv"
+    sheet_names: list[str]
+    _reader: object = None
+    _csv: Sheet | None = None
+
+    def sheet(self, name: str) -> Sheet:
+        if self.kind == "csv":
+            assert self._csv is not None
+            return self._csv
+        idx = self.sheet_names.index(name)
+        sheet = self._reader.load_sheet(  # type: ignore[attr-defined]
+            idx, header_row=None, skip_rows=0, dtypes="string", schema_sample_rows=1
+        )
+        cols = sheet.available_columns()
+        df = sheet.to_polars()
+        letters = [excel_letter(c.absolute_index) for c in cols]
+        df = df.rename({c: f"c{i}" for i, c in enumerate(df.columns)})
+        df = df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int32))
+        return Sheet(name=name, frame=df, column_letters=letters)
+
+
+def excel_letter(index: int) -> str:
+    """0 → A, 25 → Z, 26 → AA."""
+    s = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        s = chr(65 + rem) + s
+    return s
+
+
+def open_table_file(path: Path, issue: "IssueFactory") -> Workbook | None:
+    """Open a workbook or a CSV file; on failure add an issue and return None."""
+    if not path.exists():
+        issue("file-not-found", f"Le fichier « {path} » n'existe pas.")
+        return None
+    size = path.stat().st_size
+    if size == 0:
+        issue("empty-file", "Le fichier est vide (0 octet).")
+        return None
+    with path.open("rb") as fh:
+        head = fh.read(4096)
+    suffix = path.suffix.lower()
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC) or suffix in EXCEL_SUFFIXES:
+        return _open_excel(path, head, issue)
+    return _open_csv(path, head, issue)
+
+
+def _open_excel(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | None:
+    import fastexcel
+
+    if not (head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC)):
+        issue(
+            "not-a-workbook",
+            f"« {path.name} » porte l'extension {path.suffix} mais n'est pas un classeur Excel.",
+        )
+        return None
+    try:
+        reader = fastexcel.read_excel(path)
+        names = list(reader.sheet_names)
+    except Exception as exc:  # calamine reports truncated zips and bad XML alike
+        issue(
+            "corrupt-file",
+            f"Le classeur « {path.name} » ne peut pas être lu ({_short(exc)}).",
+        )
+        return None
+    return Workbook(path=path, kind="excel", sheet_names=names, _reader=reader)
+
+
+def _open_csv(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | None:
+    raw = path.read_bytes()
+    if b"\x00" in head:
+        issue("not-a-workbook", f"« {path.name} » n'est ni un classeur Excel ni un fichier CSV (contenu binaire).")
+        return None
+    text: str
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        # Latin-1 / Windows-1252, the usual export encoding of French spreadsheets.
+        try:
+            text = raw.decode("cp1252")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+    if not text.strip():
+        issue("empty-file", "Le fichier ne contient que des lignes vides.")
+        return None
+    lines = text.splitlines()
+    sep = _sniff_separator(lines[:HEADER_SCAN_ROWS])
+    width = max(len(line.split(sep)) for line in lines[:HEADER_SCAN_ROWS])
+    df = pl.read_csv(
+        text.encode("utf-8"),
+        has_header=False,
+        infer_schema=False,
+        separator=sep,
+        truncate_ragged_lines=True,
+        schema={f"c{i}": pl.String for i in range(width)},
+        quote_char='"',
+    )
+    df = df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int32))
+    df = df.with_columns(
+        [pl.col(c).str.strip_chars().replace("", None) for c in df.columns if c != ROW]
+    )
+    letters = [str(i + 1) for i in range(width)]
+    sheet = Sheet(name=path.name, frame=df, column_letters=letters)
+    return Workbook(path=path, kind="csv", sheet_names=[path.name], _csv=sheet)
+
+
+def _sniff_separator(lines: list[str]) -> str:
+    best, best_score = ";", -1
+    for sep in (";", "\t", ",", "|"):
+        score = max((line.count(sep) for line in lines), default=0)
+        if score > best_score:
+            best, best_score = sep, score
+    return best
+
+
+def _short(exc: Exception) -> str:
+    msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return msg[:160]
+
+
+class IssueFactory:
+    """Creates issues that share the file, sheet and source of a reading session."""
+
+    def __init__(self, source_id: str, file: str) -> None:
+        self.source_id = source_id
+        self.file = file
+        self.sheet: str | None = None
+        self.issues: list[Issue] = []
+
+    def __call__(self, code: str, message: str, **kw: object) -> Issue:
+        kw.setdefault("sheet", self.sheet)
+        issue = Issue(code=code, message=message, file=self.file, source_id=self.source_id, **kw)  # type: ignore[arg-type]
+        self.issues.append(issue)
+        return issue
+
+    def extend(self, issues: Iterable[Issue]) -> None:
+        self.issues.extend(issues)
+
+
+@dataclass
+class HeaderMatch:
+    row_index: int
+    """0-based index in the sheet frame."""
+    excel_row: int
+    columns: dict[str, str]
+    """Frame column (``c3``) → canonical column name of the mapping."""
+    headers: dict[str, str]
+    """Frame column → header text as written in the file."""
+    unexpected: dict[str, str]
+    """Frame column → header text of columns the mapping does not know."""
+    duplicates: list[str]
+
+
+def find_header(
+    sheet: Sheet, aliases: dict[str, str], scan_rows: int = HEADER_SCAN_ROWS
+) -> HeaderMatch | None:
+    """Find the row whose cells best match the expected headers.
+
+    ``aliases`` maps a normalised header text to a canonical column name.
+    Returns None when no row holds at least two expected headers.
+    """
+    top = sheet.frame.head(scan_rows)
+    cols = [c for c in top.columns if c != ROW]
+    best: tuple[int, int] | None = None  # (score, row index)
+    rows = top.select(cols).rows()
+    for i, row in enumerate(rows):
+        score = sum(1 for v in row if v is not None and norm_header(v) in aliases)
+        if score >= 2 and (best is None or score > best[0]):
+            best = (score, i)
+    if best is None:
+        return None
+    i = best[1]
+    row = rows[i]
+    columns: dict[str, str] = {}
+    headers: dict[str, str] = {}
+    unexpected: dict[str, str] = {}
+    duplicates: list[str] = []
+    for col, value in zip(cols, row):
+        if value is None or not str(value).strip():
+            continue
+        name = aliases.get(norm_header(value))
+        if name is None:
+            unexpected[col] = str(value)
+        elif name in columns.values():
+            duplicates.append(str(value))
+        else:
+            columns[col] = name
+            headers[col] = str(value)
+    excel_row = int(top[ROW][i])
+    return HeaderMatch(i, excel_row, columns, headers, unexpected, duplicates)

@@ -1,0 +1,95 @@
+"""What a source plugin is, and what it hands to the warehouse.
+
+A plugin reads one provider file and returns an :class:`Extraction`: one or more
+*fact tables* in the canonical shape (see :mod:`prst_etl.facts`), the reference
+years found, the territory covered, and the row accounting. It never writes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import ClassVar
+
+import polars as pl
+
+from prst_etl.errors import Issue, Stats
+from prst_etl.mapping import Mapping, mappings_for
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    label: str
+    unit: str = "nombre"
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A fact table a source produces: its extra dimensions and its additive measures."""
+
+    name: str
+    label: str
+    measures: tuple[Measure, ...]
+    extra_dims: tuple[str, ...] = ()
+
+    @property
+    def measure_ids(self) -> list[str]:
+        return [m.id for m in self.measures]
+
+
+@dataclass
+class Extraction:
+    source_id: str
+    mapping: Mapping | None
+    tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    years: list[int] = field(default_factory=list)
+    geo_level: str = ""
+    coverage: list[str] = field(default_factory=list)
+    """Départements covered by the file (``FR`` for a national file)."""
+    sheet: str | None = None
+    header_row: int | None = None
+    stats: Stats = field(default_factory=Stats)
+    issues: list[Issue] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not any(i.severity == "error" for i in self.issues)
+
+
+class Source:
+    """Base class of source plugins. Subclasses declare class attributes and implement ``extract``."""
+
+    id: ClassVar[str] = ""
+    provider: ClassVar[str] = ""
+    """Publisher of the files (French)."""
+    title: ClassVar[str] = ""
+    description: ClassVar[str] = ""
+    plugin_version: ClassVar[str] = "1"
+    geo_levels: ClassVar[tuple[str, ...]] = ()
+    """Geographic levels a file of this source may be given at (finest first)."""
+    scope: ClassVar[tuple[str, ...] | None] = None
+    """Départements the provider covers; None for a national source."""
+    series: ClassVar[str] = ""
+    """Sources of the same series measure the same thing on disjoint territories
+    and may be added up (e.g. the two Carsat of Occitanie); see ``aggregate``."""
+    tables: ClassVar[tuple[TableSpec, ...]] = ()
+
+    def mappings(self) -> tuple[Mapping, ...]:
+        return mappings_for(self.id)
+
+    def table(self, name: str) -> TableSpec:
+        for t in self.tables:
+            if t.name == name:
+                return t
+        raise KeyError(name)
+
+    def extract(
+        self,
+        path: Path,
+        *,
+        year: int | None = None,
+        sheet: str | None = None,
+        mapping_version: str | None = None,
+    ) -> Extraction:
+        raise NotImplementedError

@@ -1,0 +1,462 @@
+"""Reading a provider table (one sheet or one CSV) through a declarative mapping.
+
+The steps of :meth:`TabularSource.extract`:
+
+1. *Open* the workbook or CSV (wrong format, truncated file, empty file → issues).
+2. *Pick the mapping version and the sheet*, *find the header row* (scored against
+   the headers of each mapping version), map columns, report missing, unexpected
+   and duplicated columns.
+3. *Cut the body*: rows below the header; blank rows and notes are skipped and
+   counted, never silently dropped.
+4. *Validate* the raw table with a pandera schema built from the mapping: every
+   problem of every row is collected (pandera ``lazy=True`` on a collected frame).
+5. *Normalise* into canonical fact tables (subclass hook), then validate them
+   with the canonical pandera contract (:mod:`prst_etl.facts`).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from prst_etl.dimensions import (
+    STATUS_DTYPE,
+    STATUS_ZERO,
+    number_expr,
+    sign_expr,
+)
+from prst_etl.errors import Issue
+from prst_etl.facts import fact_schema, status_col
+from prst_etl.mapping import ColumnSpec, Mapping
+from prst_etl.readers import ROW, IssueFactory, Sheet, Workbook, find_header, norm_header, open_table_file
+from prst_etl.sources.base import Extraction, Source
+
+MAX_SHOWN_VALUE = 60
+KEY_PREFIX = "_k_"
+"""Prefix of the cleaned key columns added to the raw frame (used for duplicates)."""
+
+
+@dataclass
+class RawCheck:
+    """A vectorised rule on the raw table: rows where ``ok`` is false are findings."""
+
+    code: str
+    column: str
+    """Raw column the finding is reported on."""
+    ok: pl.Expr
+    message: Callable[[str | None], str]
+    severity: str = "error"
+
+
+@dataclass
+class Context:
+    """What normalisation needs to know about the file being read."""
+
+    path: Path
+    mapping: Mapping
+    sheet: str
+    year: int
+    present: list[str]
+    """Mapped columns present in the file."""
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def has(self, name: str) -> bool:
+        return name in self.present
+
+
+class TabularSource(Source):
+    """A source whose file is one table described by a mapping (most providers)."""
+
+    def extract(
+        self,
+        path: Path,
+        *,
+        year: int | None = None,
+        sheet: str | None = None,
+        mapping_version: str | None = None,
+    ) -> Extraction:
+        issue = IssueFactory(self.id, str(path.name))
+        out = Extraction(source_id=self.id, mapping=None)
+        out.issues = issue.issues
+
+        # Open
+        wb = open_table_file(path, issue)
+        if wb is None:
+            return out
+
+        # Pick the sheet, the mapping version and the header row
+        picked = self._pick_layout(wb, sheet, mapping_version, issue)
+        if picked is None:
+            return out
+        mapping, sh, header = picked
+        out.mapping, out.sheet, out.header_row = mapping, sh.name if wb.kind == "excel" else None, header.excel_row
+        issue.sheet = out.sheet
+        present = list(header.columns.values())
+        if not self._check_columns(mapping, header, sh, issue):
+            return out
+
+        # Reference year
+        ref_year = self._find_year(mapping, sh, header.row_index, path, year, issue)
+
+        # Cut the body
+        body = sh.frame.slice(header.row_index + 1)
+        raw = body.select([pl.col(ROW)] + [pl.col(c).alias(n) for c, n in header.columns.items()])
+        raw = self._drop_blank_rows(raw, mapping, out)
+        if raw.height == 0:
+            issue("empty-file", "Le tableau ne contient aucune ligne de données sous l'en-tête.", row=header.excel_row)
+            return out
+        if ref_year is None:
+            return out
+
+        # Validate the raw table
+        ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present)
+        raw = raw.with_columns(self.key_columns(ctx))
+        checks = self.raw_checks(ctx)
+        self._validate_raw(raw, checks, ctx, issue)
+        if not out.ok:
+            out.stats.rows_rejected = _rows_with_errors(issue.issues)
+            return out
+
+        # Normalise and check the canonical contract
+        tables, geo_level, coverage = self.normalise(raw, ctx, out)
+        for name, df in tables.items():
+            spec = self.table(name)
+            try:
+                fact_schema(spec).validate(df, lazy=True)
+            except pa.errors.SchemaErrors as exc:
+                for row in exc.failure_cases.head(20).iter_rows(named=True):
+                    issue(
+                        "invalid-fact",
+                        f"Table {name}, colonne {row['column']}, règle {row['check']} : {row['failure_case']}",
+                    )
+        out.tables = tables
+        out.years = [ref_year]
+        out.geo_level = geo_level
+        out.coverage = coverage
+        out.stats.rows_kept = raw.height  # rows_merged of them were added into another cell
+        return out
+
+    # -- hooks for subclasses ---------------------------------------------------------
+    def key_columns(self, ctx: Context) -> list[pl.Expr]:
+        """Cleaned key columns ``_k_<name>`` added to the raw frame (duplicates are found on them)."""
+        return []
+
+    def raw_checks(self, ctx: Context) -> list[RawCheck]:
+        return measure_checks(ctx)
+
+    def normalise(
+        self, raw: pl.DataFrame, ctx: Context, out: Extraction
+    ) -> tuple[dict[str, pl.DataFrame], str, list[str]]:
+        raise NotImplementedError
+
+    # -- steps ------------------------------------------------------------------------
+    def _pick_layout(
+        self, wb: Workbook, sheet: str | None, version: str | None, issue: IssueFactory
+    ) -> tuple[Mapping, Sheet, Any] | None:
+        mappings = [m for m in self.mappings() if version is None or m.version == version]
+        if not mappings:
+            from prst_etl.errors import UnknownName
+
+            raise UnknownName("version de mapping", version or "", [m.version for m in self.mappings()])
+        best = None
+        tried_sheets: set[str] = set()
+        for m in reversed(mappings):  # newest layout first
+            name = m.pick_sheet(wb.sheet_names, sheet)
+            if name is None:
+                continue
+            tried_sheets.add(name)
+            sh = wb.sheet(name)
+            header = find_header(sh, m.aliases())
+            if header is None:
+                continue
+            required = {c.name for c in m.columns if c.required}
+            found = set(header.columns.values())
+            score = (len(required & found), -len(required - found), -len(header.unexpected))
+            if best is None or score > best[0]:
+                best = (score, m, sh, header)
+        if best is None:
+            if sheet is not None and sheet not in wb.sheet_names:
+                issue(
+                    "sheet-not-found",
+                    f"La feuille « {sheet} » n'existe pas. Feuilles du classeur : {', '.join(wb.sheet_names)}.",
+                    value=sheet,
+                )
+            elif not tried_sheets:
+                patterns = ", ".join(f"« {p} »" for p in mappings[-1].sheets)
+                issue(
+                    "sheet-not-found",
+                    f"Aucune feuille ne correspond au format attendu ({patterns}). "
+                    f"Feuilles du classeur : {', '.join(wb.sheet_names)}.",
+                )
+            else:
+                expected = [c.headers[0] for c in mappings[-1].columns if c.required][:6]
+                issue(
+                    "header-not-found",
+                    f"Aucune ligne d'en-tête reconnue dans les {HEADER_ROWS_SCANNED} premières lignes de "
+                    f"« {', '.join(sorted(tried_sheets))} ». En-têtes attendus, par exemple : "
+                    + ", ".join(f"« {h} »" for h in expected)
+                    + ".",
+                )
+            return None
+        _, m, sh, header = best
+        return m, sh, header
+
+    def _check_columns(self, mapping: Mapping, header: Any, sh: Sheet, issue: IssueFactory) -> bool:
+        found = set(header.columns.values())
+        ok = True
+        letters = sh.column_letters
+        for c in mapping.columns:
+            if c.required and c.name not in found:
+                issue(
+                    "missing-column",
+                    f"Colonne « {c.headers[0]} » absente de l'en-tête (ligne {header.excel_row}).",
+                    row=header.excel_row,
+                    column=c.headers[0],
+                )
+                ok = False
+        for col, text in header.unexpected.items():
+            idx = int(col[1:])
+            issue(
+                "unexpected-column",
+                f"Colonne « {_clip(text)} » (colonne {letters[idx] if idx < len(letters) else idx + 1}) "
+                f"inconnue du mapping {mapping.id}.",
+                row=header.excel_row,
+                column=text,
+                value=text,
+            )
+            ok = False
+        for text in header.duplicates:
+            issue("duplicate-column", f"La colonne « {text} » figure deux fois dans l'en-tête.", row=header.excel_row, column=text)
+            ok = False
+        ok = self.check_column_set(mapping, found, header.excel_row, issue) and ok
+        return ok
+
+    def check_column_set(self, mapping: Mapping, found: set[str], row: int, issue: IssueFactory) -> bool:
+        """Hook: rules on which optional columns may appear together."""
+        return True
+
+    def _find_year(
+        self,
+        mapping: Mapping,
+        sh: Sheet,
+        header_idx: int,
+        path: Path,
+        year: int | None,
+        issue: IssueFactory,
+    ) -> int | None:
+        texts: list[tuple[str, str]] = [("nom de la feuille", sh.name)]
+        title = sh.frame.head(header_idx).drop(ROW)
+        for row in title.rows():
+            for v in row:
+                if v:
+                    texts.append(("titre", str(v)))
+        texts.append(("nom du fichier", path.stem))
+        found: tuple[int, str, str] | None = None
+        for pattern in mapping.year_patterns:
+            for where, text in texts:
+                m = re.search(pattern, text)
+                if m:
+                    found = (int(m.group(1)), where, text)
+                    break
+            if found:
+                break
+        if year is not None:
+            if found and found[0] != year and found[1] != "nom du fichier":
+                issue(
+                    "year-mismatch",
+                    f"--year {year} mais le fichier indique {found[0]} ({found[1]} : « {_clip(found[2])} »).",
+                    value=str(found[0]),
+                )
+                return None
+            return year
+        if found is None:
+            issue("year-not-found", "L'année de référence ne figure ni dans le titre, ni dans le nom de la feuille ou du fichier.")
+            return None
+        return found[0]
+
+    def _drop_blank_rows(self, raw: pl.DataFrame, mapping: Mapping, out: Extraction) -> pl.DataFrame:
+        """Skip blank rows and notes (a single text cell, e.g. « Source : … ») and count them."""
+        cols = [c for c in raw.columns if c != ROW]
+        measures = [c.name for c in mapping.by_role("measure") if c.name in cols]
+        filled = pl.sum_horizontal([pl.col(c).is_not_null() & (pl.col(c).str.strip_chars() != "") for c in cols])
+        any_measure = pl.any_horizontal([pl.col(c).is_not_null() for c in measures]) if measures else pl.lit(True)
+        flagged = raw.with_columns(_filled=filled, _anym=any_measure)
+        blank = flagged["_filled"] == 0
+        note = (flagged["_filled"] == 1) & ~flagged["_anym"]
+        n_blank, n_note = int(blank.sum()), int(note.sum())
+        out.stats.rows_read = raw.height
+        out.stats.rows_skipped = n_blank + n_note
+        if n_blank:
+            out.stats.skipped_detail["lignes vides"] = n_blank
+        if n_note:
+            out.stats.skipped_detail["notes (une seule cellule de texte)"] = n_note
+        return raw.filter(~(blank | note))
+
+    def _validate_raw(self, raw: pl.DataFrame, checks: list[RawCheck], ctx: Context, issue: IssueFactory) -> None:
+        by_name = {f"{i}": c for i, c in enumerate(checks)}
+        frame_checks = [
+            pa.Check(_lazy_select(c.ok), name=name) for name, c in by_name.items()
+        ]
+        keys = [c for c in raw.columns if c.startswith(KEY_PREFIX)]
+        schema = pa.DataFrameSchema(
+            {c: pa.Column(raw.schema[c], nullable=True) for c in raw.columns},
+            checks=frame_checks,
+            unique=keys or None,
+            name=f"raw:{self.id}",
+        )
+        try:
+            schema.validate(raw, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            self._issues_from_pandera(exc.failure_cases, raw, by_name, ctx, keys, issue)
+
+    def _issues_from_pandera(
+        self,
+        fc: pl.DataFrame,
+        raw: pl.DataFrame,
+        by_name: dict[str, RawCheck],
+        ctx: Context,
+        keys: list[str],
+        issue: IssueFactory,
+    ) -> None:
+        rows = raw[ROW]
+        # Rule checks: the failing rows of each rule
+        rule_fc = fc.filter(pl.col("check").is_in(list(by_name)))
+        for name, group in rule_fc.group_by("check", maintain_order=True):
+            check = by_name[name[0]]
+            spec = ctx.mapping.column(check.column) if check.column in ctx.present else None
+            header = spec.headers[0] if spec else check.column
+            idx = group["index"].drop_nulls().to_list()
+            values = raw[check.column].gather(idx).to_list() if check.column in raw.columns else [None] * len(idx)
+            for i, v in zip(idx, values):
+                issue(
+                    check.code,
+                    check.message(v),
+                    row=int(rows[i]),
+                    column=header,
+                    value=None if v is None else _clip(str(v)),
+                    severity=check.severity,  # type: ignore[arg-type]
+                )
+        # Duplicate keys: name the other rows of the same cell
+        dup = fc.filter(pl.col("check") == "multiple_fields_uniqueness")
+        if dup.height:
+            idx = dup["index"].drop_nulls().unique().sort()
+            sub = raw.select([ROW, *keys]).with_row_index("_i").filter(pl.col("_i").is_in(idx.implode()))
+            firsts = sub.group_by(keys).agg(pl.col(ROW).alias("_rows"))
+            sub = sub.join(firsts, on=keys, how="left", nulls_equal=True)
+            for r in sub.iter_rows(named=True):
+                others = [x for x in r["_rows"] if x != r[ROW]]
+                key_text = ", ".join(str(r[k]) for k in keys)
+                issue(
+                    "duplicate-key",
+                    f"Même case ({key_text}) qu'à la ligne {', '.join(map(str, others))}.",
+                    row=int(r[ROW]),
+                    value=key_text,
+                )
+        # Anything else pandera found (dtype, …) is reported as is
+        rest = fc.filter(~pl.col("check").is_in([*by_name, "multiple_fields_uniqueness"]))
+        for r in rest.head(50).iter_rows(named=True):
+            issue("invalid-fact", f"{r['check']} : {r['failure_case']}", column=r["column"])
+
+
+HEADER_ROWS_SCANNED = 60
+
+
+def _lazy_select(expr: pl.Expr) -> Callable[[Any], pl.LazyFrame]:
+    return lambda data: data.lazyframe.select(expr.fill_null(True))
+
+
+def _rows_with_errors(issues: list[Issue]) -> int:
+    return len({i.row for i in issues if i.severity == "error" and i.row is not None})
+
+
+def _clip(text: str) -> str:
+    text = str(text)
+    return text if len(text) <= MAX_SHOWN_VALUE else text[: MAX_SHOWN_VALUE - 1] + "…"
+
+
+# -- reusable rules -------------------------------------------------------------------
+def measure_checks(ctx: Context) -> list[RawCheck]:
+    """Rules of every count column: a number or a conventional sign, non-negative, whole if declared."""
+    checks: list[RawCheck] = []
+    for spec in ctx.mapping.by_role("measure"):
+        if not ctx.has(spec.name):
+            continue
+        col = pl.col(spec.name)
+        text = col.str.strip_chars()
+        empty = col.is_null() | (text == "")
+        value = number_expr(col)
+        sign = sign_expr(col)
+        checks.append(
+            RawCheck(
+                "non-numeric-count",
+                spec.name,
+                empty | value.is_not_null() | sign.is_not_null(),
+                lambda v: f"« {_clip(str(v))} » n'est ni un nombre ni un signe conventionnel (s, nd, ///, -).",
+            )
+        )
+        checks.append(
+            RawCheck("negative-count", spec.name, ~(value < 0), lambda v: f"Le nombre {v} est négatif.")
+        )
+        if spec.integer:
+            checks.append(
+                RawCheck(
+                    "non-integer-count",
+                    spec.name,
+                    value.is_null() | (value == value.round(0)),
+                    lambda v, s=spec: f"{v} n'est pas un nombre entier ({s.label or s.headers[0]}).",
+                )
+            )
+        if not ctx.mapping.empty_means_zero:
+            checks.append(
+                RawCheck(
+                    "missing-value",
+                    spec.name,
+                    ~empty,
+                    lambda v: "Case vide : un nombre ou un signe conventionnel (s, nd, ///, -) est attendu.",
+                )
+            )
+    return checks
+
+
+def parse_measure(spec: ColumnSpec, mapping: Mapping) -> tuple[pl.Expr, pl.Expr]:
+    """Value (Float64) and status (sign) expressions of a validated count column."""
+    col = pl.col(spec.name)
+    sign = sign_expr(col)
+    value = number_expr(col)
+    if mapping.empty_means_zero:
+        value = pl.when(col.is_null() | (col.str.strip_chars() == "")).then(0.0).otherwise(value)
+    value = pl.when(sign == STATUS_ZERO).then(0.0).when(sign.is_not_null()).then(None).otherwise(value)
+    return value.alias(spec.measure), sign.cast(STATUS_DTYPE).alias(status_col(spec.measure))
+
+
+def sum_cells(df: pl.DataFrame, dims: list[str], measures: list[str]) -> pl.DataFrame:
+    """Add up rows that fell on the same cell (e.g. old communes merged into one).
+
+    A cell whose parts include a sign without a value (``s``, ``nd``, ``///``)
+    has no value either: it carries the strongest of those signs.
+    """
+    aggs: list[pl.Expr] = []
+    for m in measures:
+        st = status_col(m)
+        missing = pl.col(st).is_not_null() & (pl.col(st) != STATUS_ZERO)
+        aggs.append(pl.when(missing.any()).then(None).otherwise(pl.col(m).sum()).alias(m))
+        # Enum order is s < nd < /// < -: min() keeps the strongest sign present
+        aggs.append(
+            pl.when(missing.any())
+            .then(pl.col(st).filter(missing).min())
+            .when(pl.col(st).is_not_null().all())
+            .then(pl.lit(STATUS_ZERO, dtype=STATUS_DTYPE))
+            .otherwise(None)
+            .alias(st)
+        )
+    return df.group_by(dims, maintain_order=True).agg(aggs)
+
+
+def norm_text(v: object) -> str:
+    return norm_header(v)

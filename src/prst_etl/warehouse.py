@@ -1,0 +1,470 @@
+"""The warehouse on disk: a DuckDB catalogue and Parquet fact files.
+
+Layout (relative to the warehouse folder, ``./warehouse`` by default)::
+
+    prst.duckdb                                      catalogue: loads, parts, events, migrations
+    facts/<source>/<table>/year=<Y>/load-<id>.parquet one file per load, table and year (never rewritten)
+    catalogue/loads.parquet, catalogue/parts.parquet  copies of the catalogue for tools without DuckDB
+    exports/                                          default folder of ``prst export``
+    .lock                                             held by the process writing
+
+Atomicity: a load writes its Parquet files under their final names first, then
+records them in the catalogue in one DuckDB transaction. A file the catalogue
+does not reference is invisible to every read and deleted at the next write
+(an ingest killed between the two steps leaves exactly that). Nothing is ever
+modified in place: a corrected file is a new load that supersedes the previous
+one for the same source, table and year, which stays in the history.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import shutil
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import polars as pl
+
+from prst_etl import __version__
+from prst_etl.errors import PrstError, WarehouseBusy, WarehouseError
+
+DEFAULT_DIR = "warehouse"
+DB_NAME = "prst.duckdb"
+LOCK_NAME = ".lock"
+FORMAT_VERSION_KEY = "format_version"
+
+
+def resolve_path(path: Path | str | None) -> Path:
+    """``--warehouse``, else ``$PRST_WAREHOUSE``, else ``./warehouse``."""
+    if path is None or str(path) == "":
+        path = os.environ.get("PRST_WAREHOUSE") or DEFAULT_DIR
+    return Path(path).expanduser()
+
+
+# -- migrations ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    name: str
+    apply: Callable[[duckdb.DuckDBPyConnection], None]
+
+
+MIGRATIONS: list[Migration] = []
+
+
+def migration(version: int, name: str) -> Callable[[Callable[[duckdb.DuckDBPyConnection], None]], Any]:
+    """Register a catalogue migration. Versions are applied in order, each once, and recorded."""
+
+    def deco(fn: Callable[[duckdb.DuckDBPyConnection], None]) -> Callable[[duckdb.DuckDBPyConnection], None]:
+        if any(m.version == version for m in MIGRATIONS):
+            raise ValueError(f"duplicate migration version {version}")
+        MIGRATIONS.append(Migration(version, name, fn))
+        MIGRATIONS.sort(key=lambda m: m.version)
+        return fn
+
+    return deco
+
+
+@migration(1, "initial catalogue: loads, parts, events")
+def _m1(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE loads (
+            load_id INTEGER PRIMARY KEY,
+            source VARCHAR NOT NULL,
+            plugin_version VARCHAR NOT NULL,
+            mapping_version VARCHAR,
+            file_name VARCHAR NOT NULL,
+            file_size BIGINT NOT NULL,
+            sha256 VARCHAR NOT NULL,
+            sheet VARCHAR,
+            header_row INTEGER,
+            rows_read INTEGER NOT NULL,
+            rows_kept INTEGER NOT NULL,
+            rows_skipped INTEGER NOT NULL,
+            rows_rejected INTEGER NOT NULL,
+            rows_merged INTEGER NOT NULL,
+            geo_level VARCHAR,
+            coverage VARCHAR[],
+            geo_vintage VARCHAR,
+            prst_version VARCHAR NOT NULL,
+            created_at TIMESTAMPTZ NOT NULL,
+            user_name VARCHAR,
+            note VARCHAR
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE load_parts (
+            load_id INTEGER NOT NULL,
+            source VARCHAR NOT NULL,
+            table_name VARCHAR NOT NULL,
+            year INTEGER NOT NULL,
+            path VARCHAR NOT NULL,
+            n_rows BIGINT NOT NULL,
+            PRIMARY KEY (load_id, table_name, year)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE events (
+            event_id INTEGER PRIMARY KEY,
+            kind VARCHAR NOT NULL,          -- 'load' (later: 'revert', 'release', …)
+            load_id INTEGER,
+            created_at TIMESTAMPTZ NOT NULL,
+            user_name VARCHAR,
+            note VARCHAR
+        )
+        """
+    )
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # no login name in some containers
+        return ""
+
+
+# -- locking ------------------------------------------------------------------------------
+class _FileLock:
+    """An exclusive, non-blocking lock on a file, released by the OS if the process dies."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._fh: Any = None
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fh = open(self.path, "a+")
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.seek(0)
+            holder = fh.read().strip()
+            fh.close()
+            raise WarehouseBusy(
+                f"L'entrepôt « {self.path.parent} » est en cours d'utilisation par un autre processus prst"
+                + (f" ({holder})" if holder else "")
+                + ".",
+                hint="Attendez la fin de l'autre commande puis relancez celle-ci. Rien n'a été modifié.",
+            ) from None
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()}, {_user()}, depuis {_now():%Y-%m-%d %H:%M:%S} UTC")
+        fh.flush()
+        self._fh = fh
+
+    def release(self) -> None:
+        if self._fh is None:
+            return
+        try:
+            self._fh.seek(0)
+            self._fh.truncate()
+            if sys.platform == "win32":
+                import msvcrt
+
+                msvcrt.locking(self._fh.fileno(), msvcrt.LK_UNLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
+        finally:
+            self._fh.close()
+            self._fh = None
+
+
+# -- the warehouse --------------------------------------------------------------------------
+class Warehouse:
+    """An open warehouse. Use :func:`open_warehouse` (a context manager)."""
+
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, writable: bool) -> None:
+        self.root = root
+        self.con = con
+        self.writable = writable
+
+    # paths
+    @property
+    def facts_dir(self) -> Path:
+        return self.root / "facts"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.root / "exports"
+
+    def rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+    def abs(self, rel: str) -> Path:
+        return self.root / rel
+
+    # queries
+    def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
+        return self.con.execute(sql, params or []).pl()
+
+    def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
+        row = self.con.execute(sql, params or []).fetchone()
+        return None if row is None else row[0]
+
+    def format_version(self) -> int:
+        return int(self.scalar(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'") or 0)
+
+    def loads(self) -> pl.DataFrame:
+        """All loads, newest last, with whether each still feeds current reads."""
+        current = self.current_parts()
+        cur_ids = set(current["load_id"].to_list())
+        df = self.query("SELECT * FROM loads ORDER BY load_id")
+        parts = self.query(
+            "SELECT load_id, list(DISTINCT year ORDER BY year) AS years, list(DISTINCT table_name ORDER BY table_name) AS tables "
+            "FROM load_parts GROUP BY load_id"
+        )
+        df = df.join(parts, on="load_id", how="left")
+        return df.with_columns(current=pl.col("load_id").is_in(list(cur_ids)))
+
+    def current_parts(self, as_of_event: int | None = None) -> pl.DataFrame:
+        """The Parquet part that current reads use for each (source, table, year)."""
+        limit = "" if as_of_event is None else f"AND e.event_id <= {int(as_of_event)}"
+        return self.query(
+            f"""
+            SELECT p.* FROM load_parts p
+            JOIN events e ON e.kind = 'load' AND e.load_id = p.load_id {limit}
+            QUALIFY row_number() OVER (PARTITION BY p.source, p.table_name, p.year ORDER BY p.load_id DESC) = 1
+            ORDER BY p.source, p.table_name, p.year
+            """
+        )
+
+    def scan_facts(self, source: str, table: str, years: list[int] | None = None) -> pl.LazyFrame | None:
+        """Current facts of one source table (all years, or the given ones)."""
+        parts = self.current_parts().filter((pl.col("source") == source) & (pl.col("table_name") == table))
+        if years:
+            parts = parts.filter(pl.col("year").is_in(years))
+        if parts.height == 0:
+            return None
+        files = [str(self.abs(p)) for p in parts["path"]]
+        return pl.scan_parquet(files, hive_partitioning=False)
+
+    def find_same_file(self, source: str, sha256: str) -> int | None:
+        """Id of a load of this exact file that still feeds current reads (ingesting it again is a no-op)."""
+        cur = self.current_parts().filter(pl.col("source") == source)
+        if cur.height == 0:
+            return None
+        ids = cur["load_id"].unique().to_list()
+        row = self.con.execute(
+            f"SELECT max(load_id) FROM loads WHERE sha256 = ? AND source = ? AND load_id IN ({','.join(map(str, ids))})",
+            [sha256, source],
+        ).fetchone()
+        return None if row is None else row[0]
+
+    # writing
+    def next_id(self, table: str, column: str) -> int:
+        return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+
+    def write_part(self, source: str, table: str, year: int, load_id: int, df: pl.DataFrame) -> tuple[str, int]:
+        """Write one Parquet part under its final name (unreferenced until the load is committed)."""
+        folder = self.facts_dir / source / table / f"year={year}"
+        folder.mkdir(parents=True, exist_ok=True)
+        final = folder / f"load-{load_id}.parquet"
+        tmp = final.with_suffix(".parquet.tmp")
+        df = df.with_columns(pl.lit(load_id, dtype=pl.Int32).alias("load_id")).select(
+            ["load_id", *df.columns]
+        )
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        with open(tmp, "rb") as fh:
+            os.fsync(fh.fileno())
+        os.replace(tmp, final)
+        return self.rel(final), df.height
+
+    def record_load(self, load: dict[str, Any], parts: list[dict[str, Any]]) -> None:
+        """Commit a load in one transaction: the load, its parts and its event."""
+        fault("before-commit")
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            cols = ", ".join(load)
+            self.con.execute(
+                f"INSERT INTO loads ({cols}) VALUES ({', '.join('?' for _ in load)})", list(load.values())
+            )
+            for p in parts:
+                self.con.execute(
+                    "INSERT INTO load_parts (load_id, source, table_name, year, path, n_rows) VALUES (?, ?, ?, ?, ?, ?)",
+                    [load["load_id"], p["source"], p["table_name"], p["year"], p["path"], p["n_rows"]],
+                )
+            self.con.execute(
+                "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'load', ?, ?, ?, ?)",
+                [self.next_id("events", "event_id"), load["load_id"], load["created_at"], load.get("user_name"), load.get("note")],
+            )
+            fault("inside-commit")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.write_catalogue_copies()
+
+    def write_catalogue_copies(self) -> None:
+        """Parquet copies of the catalogue, so that R, Python or QGIS can find the current files."""
+        folder = self.root / "catalogue"
+        folder.mkdir(exist_ok=True)
+        loads = self.loads().with_columns(pl.col("coverage").list.join(" "))
+        cur = self.current_parts().select("load_id", "table_name", "year").with_columns(current=pl.lit(True))
+        parts = self.query("SELECT * FROM load_parts ORDER BY load_id, table_name, year").join(
+            cur, on=["load_id", "table_name", "year"], how="left"
+        ).with_columns(pl.col("current").fill_null(False))
+        for name, df in (("loads", loads), ("parts", parts)):
+            tmp = folder / f"{name}.parquet.tmp"
+            df.write_parquet(tmp)
+            os.replace(tmp, folder / f"{name}.parquet")
+
+    def collect_garbage(self) -> list[str]:
+        """Delete Parquet files that no committed load references (left by an interrupted command)."""
+        if not self.facts_dir.exists():
+            return []
+        referenced = set(self.query("SELECT path FROM load_parts")["path"].to_list())
+        removed = []
+        for p in sorted(self.facts_dir.rglob("*")):
+            if p.is_file() and (p.suffix == ".tmp" or self.rel(p) not in referenced):
+                p.unlink()
+                removed.append(self.rel(p))
+        for d in sorted(self.facts_dir.rglob("*"), reverse=True):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        return removed
+
+
+def fault(point: str) -> None:
+    """Test hook: ``PRST_FAULT=<point>`` makes the process die at that point (like a kill -9)."""
+    if os.environ.get("PRST_FAULT") == point:
+        os._exit(137)
+    if os.environ.get("PRST_FAULT") == point + ":raise":
+        raise RuntimeError(f"fault injected at {point}")
+
+
+_README = """Entrepôt prst — ne modifiez pas ces fichiers à la main.
+
+prst.duckdb        catalogue (chargements, fichiers, événements) — lisible avec DuckDB
+facts/             faits (comptages additifs), un fichier Parquet par chargement, table et année
+catalogue/         copies Parquet du catalogue : parts.parquet dit quel fichier est « current »
+exports/           exports produits par « prst export »
+
+Un fichier de facts/ qui n'est pas « current » a été remplacé par un chargement plus récent
+(fichier corrigé) : il reste pour l'historique. Lisez plutôt les exports.
+"""
+
+
+def _init_or_migrate(con: duckdb.DuckDBPyConnection, root: Path) -> None:
+    con.execute("CREATE TABLE IF NOT EXISTS prst_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
+    con.execute(
+        "CREATE TABLE IF NOT EXISTS prst_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
+        "applied_at TIMESTAMPTZ, prst_version VARCHAR)"
+    )
+    row = con.execute(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'").fetchone()
+    current = int(row[0]) if row else 0
+    latest = MIGRATIONS[-1].version
+    if current > latest:
+        raise WarehouseError(
+            f"L'entrepôt « {root} » est au format {current}, plus récent que celui de cette version de prst ({latest}).",
+            hint="Mettez prst à jour (pip install -U prst-etl).",
+        )
+    for m in MIGRATIONS:
+        if m.version <= current:
+            continue
+        con.execute("BEGIN TRANSACTION")
+        try:
+            m.apply(con)
+            con.execute("INSERT INTO prst_migrations VALUES (?, ?, ?, ?)", [m.version, m.name, _now(), __version__])
+            con.execute(
+                "INSERT OR REPLACE INTO prst_meta VALUES (?, ?)", [FORMAT_VERSION_KEY, str(m.version)]
+            )
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+
+
+def _connect(db: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    try:
+        return duckdb.connect(str(db), read_only=read_only)
+    except duckdb.IOException as exc:
+        text = str(exc)
+        if "lock" in text.lower():
+            raise WarehouseBusy(
+                f"L'entrepôt « {db.parent} » est en cours d'utilisation par un autre processus.",
+                hint="Attendez la fin de l'autre commande puis relancez celle-ci.",
+            ) from None
+        raise WarehouseError(f"Catalogue illisible « {db} » : {text.splitlines()[0]}") from None
+
+
+@contextmanager
+def open_warehouse(path: Path | str | None = None, *, write: bool = False, create: bool | None = None) -> Iterator[Warehouse]:
+    """Open the warehouse. ``write=True`` takes the exclusive lock and creates it if needed."""
+    root = resolve_path(path)
+    db = root / DB_NAME
+    create = write if create is None else create
+    if not db.exists():
+        if not create:
+            raise WarehouseError(
+                f"Aucun entrepôt prst dans « {root} ».",
+                hint="Chargez un premier fichier avec « prst ingest SOURCE FICHIER », ou indiquez --warehouse.",
+            )
+        if root.exists() and any(p.name not in {LOCK_NAME} for p in root.iterdir()) and not (root / "facts").exists():
+            non_prst = [p.name for p in root.iterdir() if p.name not in {LOCK_NAME, "README.md", "README.txt"}]
+            if non_prst:
+                raise WarehouseError(
+                    f"Le dossier « {root} » existe et contient d'autres fichiers ({', '.join(sorted(non_prst)[:5])}) : "
+                    "ce n'est pas un entrepôt prst.",
+                    hint="Choisissez un dossier vide ou inexistant avec --warehouse.",
+                )
+    lock = _FileLock(root / LOCK_NAME) if write else None
+    if lock:
+        lock.acquire()
+    try:
+        con = _connect(db, read_only=not write)
+        try:
+            if write:
+                _init_or_migrate(con, root)
+                readme = root / "README.txt"
+                if not readme.exists():
+                    readme.write_text(_README, encoding="utf-8")
+            wh = Warehouse(root, con, writable=write)
+            if not write and wh.format_version() < MIGRATIONS[-1].version:
+                # an older warehouse: reading it needs its migrations, which only a writer applies
+                con.close()
+                with open_warehouse(root, write=True) as _:
+                    pass
+                con = _connect(db, read_only=True)
+                wh = Warehouse(root, con, writable=False)
+            if write:
+                wh.collect_garbage()
+            yield wh
+        finally:
+            con.close()
+    finally:
+        if lock:
+            lock.release()
+
+
+def remove_warehouse(path: Path) -> None:
+    """Delete a warehouse folder (used by ``prst demo --reset``)."""
+    if (path / DB_NAME).exists() or not path.exists():
+        shutil.rmtree(path, ignore_errors=True)
+    else:
+        raise PrstError(f"« {path} » n'est pas un entrepôt prst : rien n'a été supprimé.")

@@ -84,11 +84,12 @@ class Mapping:
         return [c for c in self.columns if c.role in roles]
 
     def aliases(self) -> dict[str, str]:
-        """Normalised header text → column name."""
+        """Normalised header text (or glob pattern with ``*``) → column name."""
         out: dict[str, str] = {}
         for c in self.columns:
             for h in c.headers:
-                out[norm_header(h)] = c.name
+                key = norm_header(h.rstrip("*")) + "*" if h.endswith("*") else norm_header(h)
+                out[key] = c.name
         return out
 
     def pick_sheet(self, names: list[str], requested: str | None = None) -> str | None:

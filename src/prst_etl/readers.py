@@ -229,12 +229,23 @@ def find_header(
     ``aliases`` maps a normalised header text to a canonical column name.
     Returns None when no row holds at least two expected headers.
     """
+    import fnmatch
+
+    exact = {k: v for k, v in aliases.items() if "*" not in k}
+    globs = [(k, v) for k, v in aliases.items() if "*" in k]
+
+    def lookup(text: object) -> str | None:
+        key = norm_header(text)
+        if key in exact:
+            return exact[key]
+        return next((name for pat, name in globs if fnmatch.fnmatchcase(key, pat)), None)
+
     top = sheet.frame.head(scan_rows)
     cols = [c for c in top.columns if c != ROW]
     best: tuple[int, int] | None = None  # (score, row index)
     rows = top.select(cols).rows()
     for i, row in enumerate(rows):
-        score = sum(1 for v in row if v is not None and norm_header(v) in aliases)
+        score = sum(1 for v in row if v is not None and lookup(v) is not None)
         if score >= 2 and (best is None or score > best[0]):
             best = (score, i)
     if best is None:
@@ -248,7 +259,7 @@ def find_header(
     for col, value in zip(cols, row):
         if value is None or not str(value).strip():
             continue
-        name = aliases.get(norm_header(value))
+        name = lookup(value)
         if name is None:
             unexpected[col] = str(value)
         elif name in columns.values():

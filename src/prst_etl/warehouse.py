@@ -221,11 +221,11 @@ class Warehouse:
 
     # queries
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
-        return self.con.execute(sql, params or []).pl()
+        return self.con.sql(sql, params=params or None).pl()
 
     def scalar(self, sql: str, params: list[Any] | None = None) -> Any:
-        row = self.con.execute(sql, params or []).fetchone()
-        return None if row is None else row[0]
+        rows = self.con.execute(sql, params or []).fetchall()
+        return rows[0][0] if rows else None
 
     def format_version(self) -> int:
         return int(self.scalar(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'") or 0)
@@ -270,11 +270,10 @@ class Warehouse:
         if cur.height == 0:
             return None
         ids = cur["load_id"].unique().to_list()
-        row = self.con.execute(
+        return self.scalar(
             f"SELECT max(load_id) FROM loads WHERE sha256 = ? AND source = ? AND load_id IN ({','.join(map(str, ids))})",
             [sha256, source],
-        ).fetchone()
-        return None if row is None else row[0]
+        )
 
     # writing
     def next_id(self, table: str, column: str) -> int:
@@ -376,8 +375,8 @@ def _init_or_migrate(con: duckdb.DuckDBPyConnection, root: Path) -> None:
         "CREATE TABLE IF NOT EXISTS prst_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
         "applied_at TIMESTAMPTZ, prst_version VARCHAR)"
     )
-    row = con.execute(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'").fetchone()
-    current = int(row[0]) if row else 0
+    rows = con.execute(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'").fetchall()
+    current = int(rows[0][0]) if rows else 0
     latest = MIGRATIONS[-1].version
     if current > latest:
         raise WarehouseError(

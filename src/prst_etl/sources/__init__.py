@@ -95,4 +95,3 @@ def get_source(source_id: str) -> Source:
     return sources[source_id]()
 
 
-_load_builtins()

@@ -33,6 +33,7 @@ from prst_etl.dimensions import (
 )
 from prst_etl.errors import Issue
 from prst_etl.facts import fact_schema, status_col
+from prst_etl.rollup import sum_cells  # noqa: F401  (re-exported for plugins)
 from prst_etl.mapping import ColumnSpec, Mapping
 from prst_etl.readers import ROW, IssueFactory, Sheet, Workbook, find_header, norm_header, open_table_file
 from prst_etl.sources.base import Extraction, Source
@@ -433,29 +434,6 @@ def parse_measure(spec: ColumnSpec, mapping: Mapping) -> tuple[pl.Expr, pl.Expr]
         value = pl.when(col.is_null() | (col.str.strip_chars() == "")).then(0.0).otherwise(value)
     value = pl.when(sign == STATUS_ZERO).then(0.0).when(sign.is_not_null()).then(None).otherwise(value)
     return value.alias(spec.measure), sign.cast(STATUS_DTYPE).alias(status_col(spec.measure))
-
-
-def sum_cells(df: pl.DataFrame, dims: list[str], measures: list[str]) -> pl.DataFrame:
-    """Add up rows that fell on the same cell (e.g. old communes merged into one).
-
-    A cell whose parts include a sign without a value (``s``, ``nd``, ``///``)
-    has no value either: it carries the strongest of those signs.
-    """
-    aggs: list[pl.Expr] = []
-    for m in measures:
-        st = status_col(m)
-        missing = pl.col(st).is_not_null() & (pl.col(st) != STATUS_ZERO)
-        aggs.append(pl.when(missing.any()).then(None).otherwise(pl.col(m).sum()).alias(m))
-        # Enum order is s < nd < /// < -: min() keeps the strongest sign present
-        aggs.append(
-            pl.when(missing.any())
-            .then(pl.col(st).filter(missing).min())
-            .when(pl.col(st).is_not_null().all())
-            .then(pl.lit(STATUS_ZERO, dtype=STATUS_DTYPE))
-            .otherwise(None)
-            .alias(st)
-        )
-    return df.group_by(dims, maintain_order=True).agg(aggs)
 
 
 def norm_text(v: object) -> str:

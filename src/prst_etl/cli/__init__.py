@@ -1,0 +1,55 @@
+"""The ``prst`` command line: thin commands that parse, call the library, render, exit.
+
+One module per command group (typer's « one file per command »), joined here.
+Exit codes scripts can trust: 0 done, 1 data rejected (report printed),
+2 usage error, 3 prst error (warehouse in use, missing warehouse, …).
+"""
+
+from __future__ import annotations
+
+import typer
+
+from prst_etl import __version__
+from prst_etl.cli import export as _export
+from prst_etl.cli import ingest as _ingest
+from prst_etl.cli import loads as _loads
+from prst_etl.cli import sources as _sources
+from prst_etl.cli import demo as _demo
+
+app = typer.Typer(
+    name="prst",
+    help=(
+        "Entrepôt versionné des indicateurs santé-travail du PRST Occitanie.\n\n"
+        "Exemple : prst ingest carsat-mp 2024.xlsx puis prst export --level departement"
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    rich_markup_mode="rich",
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"prst {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Affiche la version."),
+) -> None:
+    """Entrepôt versionné des indicateurs santé-travail du PRST Occitanie."""
+
+
+app.command("ingest")(_ingest.ingest)
+app.command("export")(_export.export)
+app.add_typer(_sources.app, name="sources")
+app.add_typer(_loads.app, name="loads")
+app.command("demo")(_demo.demo)
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

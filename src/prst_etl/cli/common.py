@@ -1,0 +1,41 @@
+"""Options shared by every command, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+WarehouseOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--warehouse",
+        "-w",
+        envvar="PRST_WAREHOUSE",
+        help="Dossier de l'entrepôt (défaut : ./warehouse ; ou variable PRST_WAREHOUSE).",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
+
+
+def handle_errors(fn):  # type: ignore[no-untyped-def]
+    """Render :class:`PrstError` once, as a French message on stderr, and exit with its code."""
+    import functools
+    import os
+
+    from prst_etl.console import render_error
+    from prst_etl.errors import PrstError
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):  # type: ignore[no-untyped-def]
+        try:
+            return fn(*args, **kwargs)
+        except PrstError as exc:
+            if os.environ.get("PRST_DEBUG"):
+                raise
+            render_error(exc)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper

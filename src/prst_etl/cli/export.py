@@ -1,0 +1,56 @@
+"""``prst export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from prst_etl import export as core
+from prst_etl.cli.common import WarehouseOpt, handle_errors
+from prst_etl.console import err, fmt_int, out
+
+
+@handle_errors
+def export(
+    level: Annotated[
+        str,
+        typer.Option(
+            "--level", "-l", help="Niveau géographique : france, region, departement, zone-emploi, commune."
+        ),
+    ] = "region",
+    year: Annotated[list[int] | None, typer.Option("--year", "-y", help="Année(s) (défaut : toutes).")] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet (défaut) ou csv (; UTF-8 avec BOM, pour Excel).")] = "parquet",
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Fichier à écrire (défaut : warehouse/exports/prst_<niveau>_<année>.<format>).")
+    ] = None,
+    sector_level: Annotated[
+        list[str] | None,
+        typer.Option("--sector-level", "-s", help="Niveau(x) NAF à garder : naf732 … a38, a21, a17, a10, ensemble (défaut : tous)."),
+    ] = None,
+    decimal_comma: Annotated[bool, typer.Option("--decimal-comma", help="CSV : virgule décimale.")] = False,
+    warehouse: WarehouseOpt = None,
+) -> None:
+    """Exporte comptages et taux à un niveau géographique, en format long.
+
+    Colonnes : geo_level, geo_code, geo_label, sector_level, sector_code, sector_label, sex,
+    age_band, dimensions propres aux sources (ctn, risk_family…), year, indicator, value, status,
+    source. « _T » désigne le total d'une dimension (tous secteurs, tous âges, deux sexes).
+    Les taux (IF, TF, TG, IG) sont calculés au niveau demandé comme rapport des sommes.
+
+    Exemples :
+
+      prst export --level departement --year 2024
+
+      prst export --level zone-emploi --format csv --sector-level a38 --sector-level ensemble
+    """
+    res = core.export(
+        level, warehouse=warehouse, years=year or None, fmt=fmt, output=output,
+        sector_levels=sector_level or None, decimal_comma=decimal_comma,
+    )  # fmt: skip
+    for n in res.notes:
+        err.print(f"[yellow]Remarque[/yellow] : {n}")
+    if res.rows == 0:
+        err.print(f"[yellow]Aucune donnée au niveau « {level} »[/yellow] pour ces années : le fichier écrit est vide.")
+    out.print(f"{fmt_int(res.rows)} lignes écrites dans [bold]{res.path}[/bold]" + (f" (sources : {', '.join(res.sources)})" if res.sources else "") + ".")

@@ -1,0 +1,128 @@
+"""``prst sources``: the source plugins and the file layout each expects."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from prst_etl.cli.common import JsonOpt, handle_errors
+from prst_etl.console import out
+from prst_etl.dimensions import STATUS_LABELS
+from prst_etl.sources import ORIGINS, all_sources, get_source
+
+app = typer.Typer(help="Sources de données (un format de fichier par fournisseur).", no_args_is_help=False)
+
+ROLE_LABELS = {
+    "measure": "comptage",
+    "dimension": "identifiant",
+    "geo": "géographie",
+    "label": "libellé (ignoré)",
+    "check": "contrôle",
+}
+
+
+@app.callback(invoke_without_command=True)
+@handle_errors
+def sources(ctx: typer.Context, as_json: JsonOpt = False) -> None:
+    """Liste les sources connues, leur fournisseur, leurs versions de mapping et leur origine.
+
+    Exemple : prst sources puis prst sources show carsat-mp
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    rows = []
+    for sid, cls in all_sources().items():
+        src = cls()
+        rows.append(
+            {
+                "id": sid,
+                "provider": cls.provider,
+                "title": cls.title,
+                "geo_levels": list(cls.geo_levels),
+                "mapping_versions": [m.version for m in src.mappings()],
+                "origin": ORIGINS.get(sid, ""),
+            }
+        )
+    if as_json:
+        out.print_json(json.dumps(rows, ensure_ascii=False))
+        return
+    t = Table(title="Sources", title_justify="left")
+    for c in ("Source", "Fournisseur", "Contenu", "Niveaux géographiques", "Mappings", "Origine"):
+        t.add_column(c, overflow="fold")
+    for r in rows:
+        t.add_row(r["id"], r["provider"], r["title"], ", ".join(r["geo_levels"]), ", ".join(r["mapping_versions"]), r["origin"])
+    out.print(t)
+    out.print("Détail d'une source : [bold]prst sources show ID[/bold]")
+
+
+@app.command("show")
+@handle_errors
+def show(
+    source: Annotated[str, typer.Argument(help="Identifiant de la source.")],
+    as_json: JsonOpt = False,
+) -> None:
+    """Décrit le fichier attendu pour une source : feuille, colonnes et en-têtes acceptés par version.
+
+    Exemple : prst sources show ameli-at
+    """
+    src = get_source(source)
+    maps = src.mappings()
+    if as_json:
+        out.print_json(
+            json.dumps(
+                {
+                    "id": src.id,
+                    "provider": src.provider,
+                    "description": src.description,
+                    "geo_levels": list(src.geo_levels),
+                    "scope": list(src.scope or []),
+                    "tables": {t.name: t.measure_ids for t in src.tables},
+                    "mappings": [
+                        {
+                            "version": m.version,
+                            "title": m.title,
+                            "years": m.years,
+                            "sheets": list(m.sheets),
+                            "columns": {c.name: {"headers": list(c.headers), "role": c.role, "required": c.required} for c in m.columns},
+                        }
+                        for m in maps
+                    ],
+                },
+                ensure_ascii=False,
+            )
+        )
+        return
+    out.print(f"[bold]{src.id}[/bold] — {src.title}")
+    out.print(f"Fournisseur : {src.provider}")
+    out.print(src.description)
+    out.print(f"Niveaux géographiques possibles : {', '.join(src.geo_levels)}")
+    if src.scope:
+        out.print(f"Périmètre : départements {' '.join(src.scope)} (tout autre département est refusé)")
+    for t in src.tables:
+        out.print(f"Table [bold]{t.name}[/bold] ({t.label}) : " + ", ".join(t.measure_ids))
+    out.print(
+        "Signes conventionnels acceptés dans les cases de comptage : "
+        + " ; ".join(f"« {k} » {v}" for k, v in STATUS_LABELS.items())
+    )
+    for m in maps:
+        tab = Table(
+            title=f"Mapping {m.version} — {m.title} (années {m.years or '?'})",
+            title_justify="left",
+            caption=f"Feuille : {' ou '.join(m.sheets)} ; la ligne d'en-tête est recherchée dans les 60 premières lignes ; "
+            + ("une case vide vaut 0." if m.empty_means_zero else "une case vide est une erreur."),
+            caption_justify="left",
+        )
+        for c in ("Colonne", "En-têtes acceptés", "Rôle", "Obligatoire", "Description"):
+            tab.add_column(c, overflow="fold")
+        for c in m.columns:
+            tab.add_row(
+                c.name,
+                " | ".join(c.headers),
+                ROLE_LABELS.get(c.role, c.role),
+                "oui" if c.required else "non",
+                c.label,
+            )
+        out.print(tab)

@@ -1,0 +1,97 @@
+"""The indicator catalogue (data: ``schemas/indicators/*.toml``) and rate computation.
+
+A rate is never stored: it is computed from aggregated counts as
+Σ numerator / Σ denominator × multiplier, at the level being read.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from functools import cache
+
+import polars as pl
+
+from prst_etl.dimensions import STATUS_ABSENT, STATUS_DTYPE, STATUS_ZERO
+from prst_etl.errors import UnknownName
+from prst_etl.facts import status_col
+from prst_etl.resources import data_dir
+
+
+@dataclass(frozen=True)
+class Indicator:
+    id: str
+    label: str
+    family: str
+    unit: str
+    numerator: str
+    denominator: str | None = None
+    multiplier: float = 1.0
+    levels: tuple[str, ...] = ()
+    min_denominator: float | None = None
+    caveats: str = ""
+    breaks: tuple[str, ...] = field(default=())
+
+    @property
+    def is_rate(self) -> bool:
+        return self.denominator is not None
+
+
+@cache
+def catalogue() -> dict[str, Indicator]:
+    out: dict[str, Indicator] = {}
+    for path in sorted((data_dir("schemas") / "indicators").glob("*.toml")):
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+        for d in data.get("indicator", []):
+            ind = Indicator(
+                id=d["id"],
+                label=d["label"],
+                family=d["family"],
+                unit=d.get("unit", ""),
+                numerator=d["numerator"],
+                denominator=d.get("denominator"),
+                multiplier=float(d.get("multiplier", 1)),
+                levels=tuple(d.get("levels", ())),
+                min_denominator=d.get("min_denominator"),
+                caveats=d.get("caveats", ""),
+                breaks=tuple(d.get("breaks", ())),
+            )
+            if ind.id in out:
+                raise ValueError(f"indicator {ind.id} defined twice (in {path.name})")
+            out[ind.id] = ind
+    return out
+
+
+def get_indicator(ind_id: str) -> Indicator:
+    cat = catalogue()
+    if ind_id not in cat:
+        raise UnknownName("indicateur", ind_id, list(cat))
+    return cat[ind_id]
+
+
+def rate_columns(ind: Indicator) -> list[pl.Expr]:
+    """Value and status of a rate from the aggregated numerator and denominator columns.
+
+    No value when the numerator or denominator has none (their sign is kept), or
+    when the denominator is 0 (``///``: absent by nature).
+    """
+    num, den = pl.col(ind.numerator), pl.col(ind.denominator)  # type: ignore[arg-type]
+    nst, dst = pl.col(status_col(ind.numerator)), pl.col(status_col(ind.denominator))  # type: ignore[arg-type]
+    missing_n = nst.is_not_null() & (nst != STATUS_ZERO)
+    missing_d = dst.is_not_null() & (dst != STATUS_ZERO)
+    value = (
+        pl.when(missing_n | missing_d | num.is_null() | den.is_null() | (den == 0))
+        .then(None)
+        .otherwise(num / den * ind.multiplier)
+    )
+    status = (
+        pl.when(missing_n)
+        .then(nst)
+        .when(missing_d)
+        .then(dst)
+        .when(den == 0)
+        .then(pl.lit(STATUS_ABSENT, dtype=STATUS_DTYPE))
+        .otherwise(None)
+    )
+    return [value.alias(ind.id), status.alias(status_col(ind.id))]

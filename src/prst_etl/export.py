@@ -16,8 +16,9 @@ from pathlib import Path
 import polars as pl
 
 from prst_etl import geography, sectors
+from prst_etl.dimensions import STATUS_ZERO, TOTAL
 from prst_etl.errors import UsageError
-from prst_etl.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col
+from prst_etl.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
 from prst_etl.indicators import catalogue, rate_columns
 from prst_etl.rollup import add_totals, geo_reachable, roll_geo, roll_sector
 from prst_etl.sources import all_sources
@@ -61,13 +62,14 @@ def level_frame(wh: Warehouse, level: str, years: list[int] | None = None, secto
                         "ne peut pas en être déduit (prst ne calcule jamais un niveau plus fin que celui de la source)."
                     )
                     continue
-                part = lf.filter(pl.col("geo_level") == from_level).drop("load_id")
+                part = with_status_columns(lf.filter(pl.col("geo_level") == from_level).drop("load_id"), spec)
                 part = roll_geo(part, from_level, level, dims, measures)
                 part = roll_sector(part, sector_levels, dims, measures)
                 for d in ["sex", "age_band", *spec.extra_dims]:
                     part = add_totals(part, d, dims, measures)
                 frames.append(_long(part, spec, dims, source_id))
                 extra_dims.update(spec.extra_dims)
+                extra_dims.update(p.dimension for p in spec.pivots)
     if not frames:
         return _empty(sorted(extra_dims)), notes
     extras = sorted(extra_dims)
@@ -87,21 +89,42 @@ def level_frame(wh: Warehouse, level: str, years: list[int] | None = None, secto
 
 
 def _long(lf: pl.LazyFrame, spec, dims: list[str], source_id: str) -> pl.LazyFrame:  # type: ignore[no-untyped-def]
-    """Wide cells → one row per indicator: the counts, then the rates of this table."""
-    measures = spec.measure_ids
+    """Wide cells → one row per indicator: the counts, the pivoted dimensions, then the rates."""
+    pivoted = {c for p in spec.pivots for c in p.storage}
+    measures = [m for m in spec.measure_ids if m not in pivoted]
     rates = [i for i in catalogue().values() if i.is_rate and i.numerator in measures and i.denominator in measures]
     lf = lf.with_columns([e for ind in rates for e in rate_columns(ind)])
-    parts = [
-        lf.select(
+    pivot_dims = [p.dimension for p in spec.pivots]
+
+    def rows(name: str, value: pl.Expr, status: pl.Expr, codes: dict[str, str] | None = None) -> pl.LazyFrame:
+        codes = codes or {}
+        return lf.select(
             *dims,
+            *[pl.lit(codes.get(d, TOTAL)).alias(d) for d in pivot_dims],
             pl.lit(name).alias("indicator"),
-            pl.col(name).alias("value"),
-            pl.col(status_col(name)).cast(pl.String).alias("status"),
+            value.alias("value"),
+            status.cast(pl.String).alias("status"),
             pl.lit(source_id).alias("source"),
         )
-        for name in [*measures, *(i.id for i in rates)]
-    ]
+
+    parts = [rows(n, pl.col(n), pl.col(status_col(n))) for n in [*measures, *(i.id for i in rates)]]
+    for p in spec.pivots:
+        for col, code, _label in p.columns:
+            parts.append(rows(p.measure, pl.col(col), pl.col(status_col(col)), {p.dimension: code}))
+        value, status = total_of(p.storage)
+        parts.append(rows(p.measure, value, status))
     return pl.concat(parts)
+
+
+def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
+    """Sum of measure columns of one row, status-aware (no value if one part has none)."""
+    missing = [pl.col(status_col(c)).is_not_null() & (pl.col(status_col(c)) != STATUS_ZERO) for c in columns]
+    any_missing = pl.any_horizontal(missing)
+    value = pl.when(any_missing).then(None).otherwise(pl.sum_horizontal([pl.col(c) for c in columns]))
+    status = pl.when(any_missing).then(
+        pl.min_horizontal([pl.when(m).then(pl.col(status_col(c))) for m, c in zip(missing, columns)])
+    )
+    return value, status
 
 
 def _empty(extras: list[str]) -> pl.DataFrame:

@@ -5,10 +5,11 @@ gives. It is wide: one row per cell, keyed by
 
 ``year, geo_level, geo_code, sector_level, sector_code, sex, age_band, <extra dims>``
 
-with one Float64 column per measure and, beside each, ``<measure>__status``
-holding the conventional sign written by the provider (null when the value is
-an ordinary number). A value is null exactly when its status is ``s``, ``nd`` or
-``///``; a ``-`` (résultat nul) has value 0.
+with one Float64 column per measure and, beside it when the provider wrote
+conventional signs in that column, ``<measure>__status`` holding the sign (null
+when the value is an ordinary number; a file without any sign has no status
+column). A value is null exactly when its status is ``s``, ``nd`` or ``///``; a
+``-`` (résultat nul) has value 0.
 
 The warehouse adds ``load_id``. Totals are not stored: the « all » code ``_T``
 appears in a key only for a dimension the source does not break down.
@@ -52,8 +53,12 @@ def _frame_check(name: str, expr: pl.Expr) -> pa.Check:
     return pa.Check(lambda data: data.lazyframe.select(expr), name=name)
 
 
-def fact_schema(spec: TableSpec) -> pa.DataFrameSchema:
-    """The pandera contract of one fact table (before ``load_id`` is added)."""
+def fact_schema(spec: TableSpec, present: list[str] | None = None) -> pa.DataFrameSchema:
+    """The pandera contract of one fact table (before ``load_id`` is added).
+
+    ``present``: the columns of the frame to check (status columns are optional).
+    """
+    present_set = set(present) if present is not None else None
     text = dict(dtype=pl.String, nullable=False)
     columns: dict[str, pa.Column] = {
         "year": pa.Column(pl.Int32, checks=pa.Check.in_range(1900, 2100), nullable=False),
@@ -66,14 +71,18 @@ def fact_schema(spec: TableSpec) -> pa.DataFrameSchema:
     }
     for d in spec.extra_dims:
         columns[d] = pa.Column(checks=pa.Check.str_length(1, 40), **text)
-    checks = []
+    consistent = []
     for m in spec.measure_ids:
         st = status_col(m)
-        columns[m] = pa.Column(pl.Float64, checks=pa.Check.ge(0), nullable=True)
-        columns[st] = pa.Column(STATUS_DTYPE, nullable=True)
-        # value is null exactly when the sign says there is no number
-        no_number = pl.col(st).is_not_null() & (pl.col(st) != STATUS_ZERO)
-        checks.append(_frame_check(f"value-status:{m}", pl.col(m).is_null() == no_number))
+        has_status = present_set is None or st in present_set
+        # without a status column every value is a number
+        columns[m] = pa.Column(pl.Float64, checks=pa.Check.ge(0), nullable=has_status)
+        if has_status:
+            columns[st] = pa.Column(STATUS_DTYPE, nullable=True, required=present_set is None)
+            # a value is null exactly when the sign says there is no number
+            no_number = pl.col(st).is_not_null() & (pl.col(st) != STATUS_ZERO)
+            consistent.append(pl.col(m).is_null() == no_number)
+    checks = [_frame_check("value-status", pl.all_horizontal(consistent))] if consistent else []
     return pa.DataFrameSchema(
         columns,
         checks=checks,
@@ -82,6 +91,23 @@ def fact_schema(spec: TableSpec) -> pa.DataFrameSchema:
         ordered=False,
         name=spec.name,
     )
+
+
+def drop_empty_status(df: pl.DataFrame) -> pl.DataFrame:
+    """Drop the status columns of measures where the provider wrote no sign."""
+    cols = [c for c in df.columns if c.endswith(STATUS_SUFFIX)]
+    if not cols:
+        return df
+    counts = df.select(pl.col(cols).null_count()).row(0)
+    empty = [c for c, n in zip(cols, counts) if n == df.height]
+    return df.drop(empty)
+
+
+def with_status_columns(lf: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
+    """Add the status columns a stored table omits (all null: no sign was written)."""
+    names = set(lf.collect_schema().names())
+    missing = [status_col(m) for m in spec.measure_ids if status_col(m) not in names]
+    return lf.with_columns([pl.lit(None, dtype=STATUS_DTYPE).alias(c) for c in missing]) if missing else lf
 
 
 def empty_frame(spec: TableSpec) -> pl.DataFrame:

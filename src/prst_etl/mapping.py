@@ -85,21 +85,28 @@ class Mapping:
 
     def aliases(self) -> dict[str, str]:
         """Normalised header text (or glob pattern with ``*``) → column name."""
-        out: dict[str, str] = {}
-        for c in self.columns:
-            for h in c.headers:
-                key = norm_header(h.rstrip("*")) + "*" if h.endswith("*") else norm_header(h)
-                out[key] = c.name
-        return out
+        return _aliases(self)
 
-    def pick_sheet(self, names: list[str], requested: str | None = None) -> str | None:
+    def candidate_sheets(self, names: list[str], requested: str | None = None) -> list[str]:
+        """Sheets to try, best first: the requested one, else those matching the patterns in order."""
         if requested is not None:
-            return requested if requested in names else None
+            return [requested] if requested in names else []
+        out: list[str] = []
         for pattern in self.sheets:
             for n in names:
-                if fnmatch.fnmatch(n.casefold().strip(), pattern.casefold()):
-                    return n
-        return None
+                if n not in out and fnmatch.fnmatch(n.casefold().strip(), pattern.casefold()):
+                    out.append(n)
+        return out
+
+
+@cache
+def _aliases(mapping: Mapping) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for c in mapping.columns:
+        for h in c.headers:
+            key = norm_header(h.rstrip("*")) + "*" if h.endswith("*") else norm_header(h)
+            out[key] = c.name
+    return out
 
 
 def _merge(base: dict[str, Any], child: dict[str, Any]) -> dict[str, Any]:

@@ -29,6 +29,10 @@ _ZIP_MAGIC = b"PK\x03\x04"
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 
 
+_SPACES = re.compile(r"\s+")
+_NUMBER = re.compile(r"^[\d\s.,-]*$")
+
+
 def norm_header(text: object) -> str:
     """Header text made comparable: no accents, case, line breaks or extra spaces.
 
@@ -39,7 +43,7 @@ def norm_header(text: object) -> str:
     s = unicodedata.normalize("NFKD", str(text))
     s = "".join(c for c in s if not unicodedata.combining(c))
     s = s.replace("’", "'").replace("`", "'").casefold()
-    s = re.sub(r"\s+", " ", s).strip()
+    s = _SPACES.sub(" ", s).strip()
     return s.rstrip("*: ").strip()
 
 
@@ -71,11 +75,23 @@ class Workbook:
     sheet_names: list[str]
     _reader: object = None
     _csv: Sheet | None = None
+    _loaded: dict[str, Sheet] = field(default_factory=dict)
 
     def sheet(self, name: str) -> Sheet:
+        """A sheet read as text (read once: calamine parses the whole sheet whatever is asked)."""
         if self.kind == "csv":
             assert self._csv is not None
             return self._csv
+        if name not in self._loaded:
+            self._loaded[name] = self._load(name)
+        return self._loaded[name]
+
+    def release(self) -> None:
+        """Drop the sheets read so far (they can be large)."""
+        self._loaded.clear()
+        self._csv = None
+
+    def _load(self, name: str) -> Sheet:
         idx = self.sheet_names.index(name)
         sheet = self._reader.load_sheet(  # type: ignore[attr-defined]
             idx, header_row=None, skip_rows=0, dtypes="string", schema_sample_rows=1
@@ -235,6 +251,8 @@ def find_header(
     globs = [(k, v) for k, v in aliases.items() if "*" in k]
 
     def lookup(text: object) -> str | None:
+        if not isinstance(text, str) or _NUMBER.match(text):
+            return None
         key = norm_header(text)
         if key in exact:
             return exact[key]

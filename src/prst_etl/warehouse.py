@@ -261,8 +261,9 @@ class Warehouse:
             parts = parts.filter(pl.col("year").is_in(years))
         if parts.height == 0:
             return None
-        files = [str(self.abs(p)) for p in parts["path"]]
-        return pl.scan_parquet(files, hive_partitioning=False)
+        # one scan per file: files of different loads may carry different status columns
+        scans = [pl.scan_parquet(self.abs(p), hive_partitioning=False) for p in parts["path"]]
+        return scans[0] if len(scans) == 1 else pl.concat(scans, how="diagonal_relaxed")
 
     def find_same_file(self, source: str, sha256: str) -> int | None:
         """Id of a load of this exact file that still feeds current reads (ingesting it again is a no-op)."""

@@ -1,14 +1,12 @@
 """Assurance Maladie « AT par CTN et code NAF » workbooks: national (``ameli-at``)
 and regional, from the two Carsat of Occitanie (``carsat-mp``, ``carsat-lr``).
 
-One row per CTN × NAF sub-class [× commune or département × sex × age band].
-Two fact tables come out of a file:
-
-* ``at``: employees, hours, establishments and the accident counts;
-* ``at_risque``: accidents by risk family (extra dimension ``risk_family``). The
-  12 family columns split only the accidents coded by cause (4 days off or more);
-  the remainder ``non-code`` = AT en 1er règlement − Σ families is added so that
-  the families add up to ``at_1er_reglement``.
+One row per CTN × NAF sub-class [× commune or département × sex × age band],
+giving one fact table ``at``: employees, hours, establishments, the accident
+counts, and the accidents by risk family (measure ``at_risque``, dimension
+``risk_family``, stored pivoted). The 12 family columns split only the accidents
+coded by cause (4 days off or more); the remainder ``non-code`` = AT en 1er
+règlement − Σ families is added so that the families add up to ``at_1er_reglement``.
 """
 
 from __future__ import annotations
@@ -23,10 +21,12 @@ from prst_etl.facts import status_col
 from prst_etl.mapping import Mapping
 from prst_etl.readers import IssueFactory
 from prst_etl.sources import register_source
-from prst_etl.sources.base import Extraction, Measure, TableSpec
+from prst_etl.sources.base import Extraction, Measure, Pivot, TableSpec
 from prst_etl.sources.tabular import (
+    DERIVED_PREFIX,
     KEY_PREFIX,
     Context,
+    Derived,
     RawCheck,
     TabularSource,
     measure_checks,
@@ -65,6 +65,11 @@ RISK_FAMILIES = {
 }
 
 
+RISK_COLUMNS = tuple((f"at_risque_{code.replace('-', '_')}", code, label) for code, label in RISK_FAMILIES.items())
+RISK_PIVOT = Pivot("risk_family", "at_risque", "AT en 1er règlement par famille de risque", RISK_COLUMNS)
+REMAINDER = "at_risque_non_code"
+
+
 @cache
 def _ctn_codes() -> dict[str, str]:
     """Accepted CTN spellings (``AA`` and ``A``) → the doubled code of the Ameli files."""
@@ -98,30 +103,44 @@ class AtWorkbook(TabularSource):
     provider = "Assurance Maladie – Risques professionnels"
     series = "regime-general-atmp"
     tables = (
-        TableSpec("at", "Sinistralité AT (salariés, heures, accidents)", AT_MEASURES, ("ctn",)),
         TableSpec(
-            "at_risque",
-            "AT en 1er règlement par famille de risque",
-            (Measure("at_risque", "AT en 1er règlement par famille de risque"),),
-            ("ctn", "risk_family"),
+            "at",
+            "Sinistralité AT (salariés, heures, accidents, familles de risque)",
+            AT_MEASURES + tuple(Measure(col, f"AT en 1er règlement — {label}") for col, _, label in RISK_COLUMNS),
+            ("ctn",),
+            (RISK_PIVOT,),
         ),
     )
 
     # -- keys -------------------------------------------------------------------------
-    def key_columns(self, ctx: Context) -> list[pl.Expr]:
+    def key_columns(self, ctx: Context) -> list[Derived]:
+        levels = _naf_levels()
+        a38 = dict(zip(levels["code"], levels["a38"]))
+        a88 = dict(zip(levels["code"], levels["a88"]))
+        ctn = lambda e: e.str.strip_chars().str.to_uppercase().replace_strict(_ctn_codes(), default=None)  # noqa: E731
         keys = [
-            pl.col("ctn").str.strip_chars().str.to_uppercase().replace_strict(_ctn_codes(), default=None)
-            .alias(KEY_PREFIX + "ctn"),
-            sectors.clean_naf_code(pl.col("naf")).alias(KEY_PREFIX + "naf"),
-        ]  # fmt: skip
+            Derived(KEY_PREFIX + "ctn", "ctn", ctn),
+            Derived(KEY_PREFIX + "naf", "naf", sectors.clean_naf_code),
+            Derived(DERIVED_PREFIX + "a38", "naf", lambda e: sectors.clean_naf_code(e).replace_strict(a38, default=None)),
+            Derived(DERIVED_PREFIX + "a88", "naf", lambda e: sectors.clean_naf_code(e).replace_strict(a88, default=None)),
+        ]
+        if ctx.has("naf38"):
+            keys.append(Derived(DERIVED_PREFIX + "naf38", "naf38", lambda e: e.str.strip_chars().str.to_uppercase()))
+        if ctx.has("naf2"):
+            keys.append(Derived(DERIVED_PREFIX + "naf2", "naf2", _clean_departement))
         if ctx.has("commune"):
-            keys.append(geography.clean_commune_code(pl.col("commune")).alias(KEY_PREFIX + "geo"))
+            clean = geography.clean_commune_code
+            keys += [
+                Derived(KEY_PREFIX + "geo", "commune", clean),
+                Derived(DERIVED_PREFIX + "known_dep", "commune", lambda e: clean(e).replace_strict(_commune_departements(), default=None)),
+                Derived(DERIVED_PREFIX + "prefix_dep", "commune", lambda e: geography.departement_of_code(clean(e))),
+            ]
         elif ctx.has("departement"):
-            keys.append(_clean_departement(pl.col("departement")).alias(KEY_PREFIX + "geo"))
+            keys.append(Derived(KEY_PREFIX + "geo", "departement", _clean_departement))
         if ctx.has("sexe"):
-            keys.append(sex_expr(pl.col("sexe")).alias(KEY_PREFIX + "sex"))
+            keys.append(Derived(KEY_PREFIX + "sex", "sexe", sex_expr))
         if ctx.has("tranche_age"):
-            keys.append(age_band_expr(pl.col("tranche_age")).alias(KEY_PREFIX + "age"))
+            keys.append(Derived(KEY_PREFIX + "age", "tranche_age", age_band_expr))
         return keys
 
     # -- rules ------------------------------------------------------------------------
@@ -139,15 +158,14 @@ class AtWorkbook(TabularSource):
             RawCheck(
                 "unknown-naf",
                 "naf",
-                pl.col("naf").is_null() | sectors.is_known_naf(pl.col("naf")) | (k("naf") == sectors.UNKNOWN),
+                pl.col("naf").is_null() | pl.col(DERIVED_PREFIX + "a38").is_not_null() | (k("naf") == sectors.UNKNOWN),
                 lambda v: f"« {v} » n'est pas une sous-classe de la NAF rév. 2 (ex. 0111Z ou 01.11Z ; xxxxx si inconnue).",
             ),
         ]
-        levels = _naf_levels()
-        a38 = k("naf").replace_strict(dict(zip(levels["code"], levels["a38"])), default=None)
-        a88 = k("naf").replace_strict(dict(zip(levels["code"], levels["a88"])), default=None)
+        x = lambda name: pl.col(DERIVED_PREFIX + name)  # noqa: E731
+        a38, a88 = x("a38"), x("a88")
         if ctx.has("naf38"):
-            given = pl.col("naf38").str.strip_chars().str.to_uppercase()
+            given = x("naf38")
             checks.append(
                 RawCheck(
                     "naf-mismatch",
@@ -158,7 +176,7 @@ class AtWorkbook(TabularSource):
                 )
             )
         if ctx.has("naf2"):
-            given = _clean_departement(pl.col("naf2"))
+            given = x("naf2")
             checks.append(
                 RawCheck(
                     "naf-mismatch",
@@ -195,27 +213,29 @@ class AtWorkbook(TabularSource):
         return []
 
     def remainder_checks(self, ctx: Context) -> list[RawCheck]:
-        rem = ctx.mapping.options.get("remainder")
-        if not rem or not ctx.has(rem["total"]):
-            return []
+        total_col = self._column_of(ctx.mapping, "at_1er_reglement")
         parts = [c for c in self._family_columns(ctx.mapping) if ctx.has(c.name)]
-        total = parse_measure(ctx.mapping.column(rem["total"]), ctx.mapping)[0]
-        sums = pl.sum_horizontal([parse_measure(c, ctx.mapping)[0] for c in parts])
-        all_known = pl.all_horizontal([parse_measure(c, ctx.mapping)[0].is_not_null() for c in parts])
-        ok = total.is_null() | ~all_known | (sums <= total)
-        header = ctx.mapping.column(rem["total"]).headers[0]
+        if total_col is None or not ctx.has(total_col.name) or not parts:
+            return []
+        total = parse_measure(total_col, ctx.mapping)[0]
+        values = [parse_measure(c, ctx.mapping)[0] for c in parts]
+        ok = total.is_null() | ~pl.all_horizontal([v.is_not_null() for v in values]) | (pl.sum_horizontal(values) <= total)
+        header = total_col.headers[0]
         return [
             RawCheck(
                 "parts-exceed-total",
-                rem["total"],
+                total_col.name,
                 ok,
                 lambda v: f"La somme des familles de risque dépasse « {header} » ({v}).",
             )
         ]
 
+    @staticmethod
+    def _column_of(mapping: Mapping, measure: str):  # type: ignore[no-untyped-def]
+        return next((c for c in mapping.by_role("measure") if c.measure == measure), None)
+
     def _family_columns(self, mapping: Mapping) -> list:
-        rem = mapping.options.get("remainder", {})
-        return [c for c in mapping.by_role("measure") if c.table == rem.get("table")]
+        return [c for c in mapping.by_role("measure") if c.measure in RISK_PIVOT.storage and c.measure != REMAINDER]
 
     # -- normalisation ----------------------------------------------------------------
     def geo_keys(self, raw: pl.DataFrame, ctx: Context) -> tuple[pl.DataFrame, str, list[str]]:
@@ -238,49 +258,33 @@ class AtWorkbook(TabularSource):
         dims = keys.columns
         tables: dict[str, pl.DataFrame] = {}
 
-        # Table « at »: one column per measure
-        spec_at = self.table("at")
+        # One column per measure; a measure the file lacks is « nd » (not available)
+        spec = self.table("at")
         exprs = []
-        for m in spec_at.measures:
-            col = next((c for c in mapping.by_role("measure") if c.measure == m.id and c.table == "at"), None)
-            if col is None or not ctx.has(col.name):
-                exprs += [pl.lit(None, dtype=pl.Float64).alias(m.id), pl.lit("nd", dtype=STATUS_DTYPE).alias(status_col(m.id))]
-            else:
+        for m in spec.measure_ids:
+            col = self._column_of(mapping, m)
+            if col is not None and ctx.has(col.name):
                 exprs += list(parse_measure(col, mapping))
+            elif m != REMAINDER:
+                exprs += [pl.lit(None, dtype=pl.Float64).alias(m), pl.lit("nd", dtype=STATUS_DTYPE).alias(status_col(m))]
         at = pl.concat([keys, df.select(exprs)], how="horizontal")
-        summed = sum_cells(at, dims, spec_at.measure_ids)
-        out.stats.rows_merged = at.height - summed.height
-        tables["at"] = summed
 
-        # Table « at_risque »: the family columns stacked, plus the remainder
-        families = [c for c in self._family_columns(mapping) if ctx.has(c.name)]
-        if families:
-            parts = []
-            values = []
-            for c in families:
-                v, s = parse_measure(c, mapping)
-                values.append((v, s))
-                code = dict(c.dims)["risk_family"]
-                parts.append(
-                    pl.concat(
-                        [keys, df.select(pl.lit(code).alias("risk_family"), v.alias("at_risque"), s.alias("at_risque__status"))],
-                        how="horizontal",
-                    )
-                )
-            rem = mapping.options["remainder"]
-            tv, ts = parse_measure(mapping.column(rem["total"]), mapping)
-            rem_value = tv - pl.sum_horizontal([v for v, _ in values])
-            rem_value = pl.when(pl.all_horizontal([tv.is_not_null()] + [v.is_not_null() for v, _ in values])).then(rem_value)
-            signs = [pl.when(s != STATUS_ZERO).then(s) for s in [ts] + [s for _, s in values]]
-            rem_status = pl.when(rem_value.is_null()).then(pl.min_horizontal(signs)).cast(STATUS_DTYPE)
-            parts.append(
-                pl.concat(
-                    [keys, df.select(pl.lit(rem["code"]).alias("risk_family"), rem_value.alias("at_risque"), rem_status.alias("at_risque__status"))],
-                    how="horizontal",
-                )
-            )
-            risk = pl.concat(parts)
-            tables["at_risque"] = sum_cells(risk, dims + ["risk_family"], ["at_risque"])
+        # Remainder of the risk families: AT − Σ families (no value if any of them has none)
+        families = [c.measure for c in self._family_columns(mapping)]
+        total = "at_1er_reglement"
+        known = pl.all_horizontal([pl.col(m).is_not_null() for m in [total, *families]])
+        signs = [pl.when(pl.col(status_col(m)) != STATUS_ZERO).then(pl.col(status_col(m))) for m in [total, *families]]
+        at = at.with_columns(
+            pl.when(known).then(pl.col(total) - pl.sum_horizontal(families)).alias(REMAINDER),
+            pl.when(~known).then(pl.min_horizontal(signs)).cast(STATUS_DTYPE).alias(status_col(REMAINDER)),
+        ).select(keys.columns + [c for m in spec.measure_ids for c in (m, status_col(m))])
+
+        # Rows that fall on the same cell (old commune codes merged since) are added up
+        if at.select(pl.struct(dims).is_duplicated().any()).item():
+            summed = sum_cells(at, dims, spec.measure_ids)
+            out.stats.rows_merged = at.height - summed.height
+            at = summed
+        tables = {"at": at}
         return tables, level, coverage
 
 
@@ -324,8 +328,8 @@ class CarsatAt(AtWorkbook):
         scope_text = ", ".join(scope)
         geo = pl.col(KEY_PREFIX + "geo")
         if ctx.has("commune"):
-            dep_of = geo.replace_strict(_commune_departements(), default=None)
-            dep = pl.coalesce(dep_of, geography.departement_of_code(geo))
+            dep_of = pl.col(DERIVED_PREFIX + "known_dep")
+            dep = pl.coalesce(dep_of, pl.col(DERIVED_PREFIX + "prefix_dep"))
             return [
                 RawCheck("missing-key", "commune", pl.col("commune").is_not_null(), lambda v: "Code commune manquant."),
                 RawCheck(

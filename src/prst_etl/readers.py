@@ -170,21 +170,32 @@ def _open_csv(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | None
         issue("empty-file", "Le fichier ne contient que des lignes vides.")
         return None
     lines = text.splitlines()
-    sep = _sniff_separator(lines[:HEADER_SCAN_ROWS])
-    width = max(len(line.split(sep)) for line in lines[:HEADER_SCAN_ROWS])
-    df = pl.read_csv(
+    head = lines[:HEADER_SCAN_ROWS]
+    sep = _sniff_separator(head)
+    # The table starts at the first line with as many fields as the widest of the top lines;
+    # the lines above it (title block) are kept as one-cell rows for the year and header search.
+    import csv
+
+    counts = [len(row) for row in csv.reader(head, delimiter=sep)]
+    width = max(counts)
+    start = next(i for i, n in enumerate(counts) if n >= 2 and n * 2 >= width)
+    body = pl.read_csv(
         text.encode("utf-8"),
         has_header=False,
         infer_schema=False,
         separator=sep,
+        skip_rows=start,
         truncate_ragged_lines=True,
         schema={f"c{i}": pl.String for i in range(width)},
+        missing_columns="insert",
         quote_char='"',
     )
-    df = df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int32))
-    df = df.with_columns(
-        [pl.col(c).str.strip_chars().replace("", None) for c in df.columns if c != ROW]
+    body = body.with_row_index(ROW, offset=start + 1).with_columns(pl.col(ROW).cast(pl.Int32))
+    title = pl.DataFrame(
+        {ROW: pl.Series(range(1, start + 1), dtype=pl.Int32), "c0": [line.strip() or None for line in lines[:start]]}
     )
+    df = pl.concat([title, body], how="diagonal_relaxed").select([ROW, *[f"c{i}" for i in range(width)]])
+    df = df.with_columns([pl.col(c).str.strip_chars().replace("", None) for c in df.columns if c != ROW])
     letters = [str(i + 1) for i in range(width)]
     sheet = Sheet(name=path.name, frame=df, column_letters=letters)
     return Workbook(path=path, kind="csv", sheet_names=[path.name], _csv=sheet)

@@ -11,6 +11,7 @@ Writing workbooks needs ``xlsxwriter`` (a test dependency, not a runtime one).
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -160,6 +161,7 @@ def write_workbook(df: pl.DataFrame, path: Path, *, year: int, sheet: str | None
 
     path.parent.mkdir(parents=True, exist_ok=True)
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    wb.set_properties({"created": datetime(year + 1, 1, 1), "author": "prst (fichier d'exemple)"})
     ws = wb.add_worksheet(sheet or f"AT {year} par CTN X NAF")
     ws.write_string(0, 0, title or f"Risque Accident du travail {year} par CTN et code NAF")
     ws.write_string(1, 8, "Les cases vides correspondent à la valeur 0.")
@@ -191,12 +193,18 @@ def write_csv(df: pl.DataFrame, path: Path, *, year: int, encoding: str = "cp125
             return f"{v:.1f}".replace(".", ",")
         return str(v)
 
+    def quote(text: str) -> str:
+        return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ';"\n') else text
+
     lines = [f"Risque Accident du travail {year} par CTN et code NAF", ""]
-    lines.append(";".join(df.columns))
+    lines.append(";".join(quote(c) for c in df.columns))
     for row in df.iter_rows():
-        lines.append(";".join(fmt(v) for v in row))
+        lines.append(";".join(quote(fmt(v)) for v in row))
     lines.append("Source : Carsat, traitement prst (fichier d'exemple)")
-    data = "\r\n".join(lines).encode(encoding)
+    text = "\r\n".join(lines)
+    if encoding.lower() in {"cp1252", "latin-1", "latin1"}:
+        text = text.replace("≥", ">=")  # not in Latin-1: providers write it this way
+    data = text.encode(encoding)
     if bom:
         data = b"\xef\xbb\xbf" + data
     path.write_bytes(data)

@@ -11,6 +11,7 @@ import pytest
 
 os.environ["PRST_NO_PLUGINS"] = "1"  # installed plugins must not change test results
 os.environ["PRST_NO_PROGRESS"] = "1"
+os.environ["COLUMNS"] = "250"  # rich tables on one line, so that tests can read them
 os.environ.pop("PRST_WAREHOUSE", None)
 
 from typer.testing import CliRunner  # noqa: E402

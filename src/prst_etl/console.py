@@ -29,8 +29,14 @@ def fmt_int(n: int | float | None) -> str:
 
 
 def render_error(exc: PrstError) -> None:
-    body = exc.message + (f"\n\n[dim]{exc.hint}[/dim]" if exc.hint else "")
-    err.print(Panel(body, title="Erreur", title_align="left", border_style="red", expand=False))
+    """A red panel in a terminal; plain lines in logs and pipes (one message, then the hint)."""
+    if err.is_terminal:
+        body = exc.message + (f"\n\n[dim]{exc.hint}[/dim]" if exc.hint else "")
+        err.print(Panel(body, title="Erreur", title_align="left", border_style="red", expand=False))
+    else:
+        err.print(f"Erreur : {exc.message}", markup=False, soft_wrap=True)
+        if exc.hint:
+            err.print(exc.hint, markup=False, soft_wrap=True)
 
 
 def render_report(report: Report, console: Console | None = None) -> None:

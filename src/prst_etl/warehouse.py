@@ -95,7 +95,7 @@ def _m1(con: duckdb.DuckDBPyConnection) -> None:
             coverage VARCHAR[],
             geo_vintage VARCHAR,
             prst_version VARCHAR NOT NULL,
-            created_at TIMESTAMPTZ NOT NULL,
+            created_at TIMESTAMP NOT NULL,
             user_name VARCHAR,
             note VARCHAR
         )
@@ -120,7 +120,7 @@ def _m1(con: duckdb.DuckDBPyConnection) -> None:
             event_id INTEGER PRIMARY KEY,
             kind VARCHAR NOT NULL,          -- 'load' (later: 'revert', 'release', …)
             load_id INTEGER,
-            created_at TIMESTAMPTZ NOT NULL,
+            created_at TIMESTAMP NOT NULL,
             user_name VARCHAR,
             note VARCHAR
         )
@@ -129,7 +129,8 @@ def _m1(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    """Current time in UTC, naive (stored as TIMESTAMP: no time-zone library needed to read it)."""
+    return datetime.now(timezone.utc).replace(tzinfo=None)
 
 
 def _user() -> str:
@@ -374,7 +375,7 @@ def _init_or_migrate(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS prst_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute(
         "CREATE TABLE IF NOT EXISTS prst_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-        "applied_at TIMESTAMPTZ, prst_version VARCHAR)"
+        "applied_at TIMESTAMP, prst_version VARCHAR)"
     )
     rows = con.execute(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'").fetchall()
     current = int(rows[0][0]) if rows else 0

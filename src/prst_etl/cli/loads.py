@@ -12,7 +12,7 @@ from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import fmt_int, out
 from prst_etl.warehouse import open_warehouse
 
-app = typer.Typer(help="Chargements enregistrés dans l'entrepôt.", no_args_is_help=False)
+app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 
 
 @app.callback(invoke_without_command=True)

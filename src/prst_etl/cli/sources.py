@@ -13,7 +13,7 @@ from prst_etl.console import out
 from prst_etl.dimensions import STATUS_LABELS
 from prst_etl.sources import ORIGINS, all_sources, get_source
 
-app = typer.Typer(help="Sources de données (un format de fichier par fournisseur).", no_args_is_help=False)
+app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 
 ROLE_LABELS = {
     "measure": "comptage",

@@ -60,12 +60,23 @@ def norm_header_expr(expr: pl.Expr) -> pl.Expr:
 
 @dataclass
 class Sheet:
-    """A sheet (or a CSV file) read as text, before the header is known."""
+    """A sheet (or a CSV file) read as text.
+
+    ``frame`` has one all-text column per sheet column, named ``c<i>`` after the
+    column's absolute position (``c0`` is column A), plus ``_row``, the row number
+    the provider sees (Excel row, CSV line).
+    """
 
     name: str
     frame: pl.DataFrame
-    """All-text columns ``c0, c1, …``, one row per sheet row, plus ``_row``."""
-    column_letters: list[str] = field(default_factory=list)
+    complete: bool = True
+    """False for the first rows only (see :meth:`Workbook.head`)."""
+    numbered: bool = False
+    """Columns are shown by number (CSV) rather than by letter (Excel)."""
+
+    def letter(self, column: str) -> str:
+        i = int(column[1:])
+        return str(i + 1) if self.numbered else excel_letter(i)
 
 
 @dataclass
@@ -76,9 +87,34 @@ class Workbook:
     _reader: object = None
     _csv: Sheet | None = None
     _loaded: dict[str, Sheet] = field(default_factory=dict)
+    _heads: dict[str, Sheet] = field(default_factory=dict)
+
+    def head(self, name: str) -> Sheet:
+        """The first rows of a sheet, to find its header and title.
+
+        For an .xlsx file they are read straight from the sheet's XML, stopping
+        early: calamine parses a whole sheet whatever is asked, and the body is
+        then read once, with only the columns that are needed.
+        """
+        if self.kind == "csv" or name in self._loaded:
+            return self.sheet(name)
+        if name not in self._heads:
+            rows = peek_xlsx(self.path, name, HEADER_SCAN_ROWS) if self.path.suffix.lower() in {".xlsx", ".xlsm"} else None
+            if rows is None:
+                return self.sheet(name)
+            self._heads[name] = Sheet(name=name, frame=rows, complete=False)
+        return self._heads[name]
+
+    def body(self, name: str, first_row: int, columns: list[str]) -> pl.DataFrame:
+        """Rows from ``first_row`` (1-based) on, with the given ``c<i>`` columns only."""
+        if self.kind == "csv" or name in self._loaded:
+            frame = self.sheet(name).frame
+            return frame.filter(pl.col(ROW) >= first_row).select([ROW, *[c for c in columns if c in frame.columns]])
+        wanted = {int(c[1:]) for c in columns}
+        return self._load(name, skip_rows=first_row - 1, use=wanted).frame
 
     def sheet(self, name: str) -> Sheet:
-        """A sheet read as text (read once: calamine parses the whole sheet whatever is asked)."""
+        """A whole sheet read as text (read once: calamine parses the whole sheet whatever is asked)."""
         if self.kind == "csv":
             assert self._csv is not None
             return self._csv
@@ -89,19 +125,130 @@ class Workbook:
     def release(self) -> None:
         """Drop the sheets read so far (they can be large)."""
         self._loaded.clear()
+        self._heads.clear()
         self._csv = None
 
-    def _load(self, name: str) -> Sheet:
+    def _load(self, name: str, skip_rows: int = 0, use: set[int] | None = None) -> Sheet:
         idx = self.sheet_names.index(name)
-        sheet = self._reader.load_sheet(  # type: ignore[attr-defined]
-            idx, header_row=None, skip_rows=0, dtypes="string", schema_sample_rows=1
-        )
+        options: dict[str, object] = {}
+        if use is not None:
+            options["use_columns"] = lambda col: col.absolute_index in use
+        try:
+            sheet = self._reader.load_sheet(  # type: ignore[attr-defined]
+                idx, header_row=None, skip_rows=skip_rows, dtypes="string", schema_sample_rows=1, **options
+            )
+        except Exception as exc:
+            if "no column" in str(exc).lower() or "not found" in str(exc).lower():
+                sheet = None  # no cell in the selected columns below the header
+            else:
+                raise
+        if sheet is None:
+            return Sheet(name=name, frame=pl.DataFrame(schema={ROW: pl.Int32, **{f"c{i}": pl.String for i in sorted(use or ())}}))
         cols = sheet.available_columns()
         df = sheet.to_polars()
-        letters = [excel_letter(c.absolute_index) for c in cols]
-        df = df.rename({c: f"c{i}" for i, c in enumerate(df.columns)})
-        df = df.with_row_index(ROW, offset=1).with_columns(pl.col(ROW).cast(pl.Int32))
-        return Sheet(name=name, frame=df, column_letters=letters)
+        df = df.rename({c: f"c{info.absolute_index}" for c, info in zip(df.columns, cols)})
+        df = df.with_row_index(ROW, offset=skip_rows + 1).with_columns(pl.col(ROW).cast(pl.Int32))
+        return Sheet(name=name, frame=df)
+
+
+def peek_xlsx(path: Path, sheet_name: str, n_rows: int) -> pl.DataFrame | None:
+    """The first ``n_rows`` rows of an .xlsx sheet as text, read from its XML (None if not possible)."""
+    import zipfile
+    from xml.etree.ElementTree import iterparse
+
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    rel_ns = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = set(z.namelist())
+            # sheet name → its XML part
+            rid = None
+            for _, el in iterparse(z.open("xl/workbook.xml")):
+                if el.tag == ns + "sheet" and el.get("name") == sheet_name:
+                    rid = el.get(rel_ns + "id")
+            if rid is None:
+                return None
+            target = None
+            for _, el in iterparse(z.open("xl/_rels/workbook.xml.rels")):
+                if el.get("Id") == rid:
+                    target = el.get("Target", "")
+            if not target:
+                return None
+            part = target.lstrip("/") if target.startswith("/") else "xl/" + target
+            if part not in names:
+                return None
+            # the first rows of the sheet
+            cells: list[tuple[int, int, str, str | None]] = []  # row, col, type, raw
+            for _, el in iterparse(z.open(part)):
+                if el.tag == ns + "c":
+                    ref = el.get("r", "")
+                    m = _CELL_REF.match(ref)
+                    if not m:
+                        return None
+                    row = int(m.group(2))
+                    if row > n_rows:
+                        break
+                    t = el.get("t", "n")
+                    if t == "inlineStr":
+                        raw = "".join(x.text or "" for x in el.iter(ns + "t"))
+                    else:
+                        v = el.find(ns + "v")
+                        raw = v.text if v is not None else None
+                    cells.append((row, _letters_to_index(m.group(1)), t, raw))
+                    el.clear()
+                elif el.tag == ns + "row" and int(el.get("r", "0") or 0) > n_rows:
+                    break
+            # shared strings, read only as far as needed
+            wanted = {int(raw) for _, _, t, raw in cells if t == "s" and raw is not None}
+            shared: dict[int, str] = {}
+            if wanted and "xl/sharedStrings.xml" in names:
+                top, i = max(wanted), 0
+                for _, el in iterparse(z.open("xl/sharedStrings.xml")):
+                    if el.tag == ns + "si":
+                        if i in wanted:
+                            shared[i] = "".join(x.text or "" for x in el.iter(ns + "t"))
+                        i += 1
+                        el.clear()
+                        if i > top:
+                            break
+    except Exception:  # anything unusual: the caller reads the whole sheet instead
+        return None
+    width = max((c for _, c, _, _ in cells), default=0) + 1
+    rows = max((r for r, _, _, _ in cells), default=0)
+    grid: list[list[str | None]] = [[None] * width for _ in range(rows)]
+    for r, c, t, raw in cells:
+        if raw is None:
+            continue
+        if t == "s":
+            value: str | None = shared.get(int(raw))
+        elif t == "n":
+            value = _number_text(raw)
+        elif t == "b":
+            value = "true" if raw == "1" else "false"
+        else:
+            value = raw
+        grid[r - 1][c] = value
+    data = {f"c{j}": [row[j] for row in grid] for j in range(width)}
+    return pl.DataFrame({ROW: pl.Series(range(1, rows + 1), dtype=pl.Int32), **data}, schema_overrides={k: pl.String for k in data})
+
+
+_CELL_REF = re.compile(r"^([A-Z]+)(\d+)$")
+
+
+def _letters_to_index(letters: str) -> int:
+    n = 0
+    for ch in letters:
+        n = n * 26 + (ord(ch) - 64)
+    return n - 1
+
+
+def _number_text(raw: str) -> str:
+    """Numbers as calamine writes them when read as text (``910`` rather than ``910.0``)."""
+    try:
+        f = float(raw)
+    except ValueError:
+        return raw
+    return str(int(f)) if f.is_integer() and abs(f) < 1e15 else repr(f)
 
 
 def excel_letter(index: int) -> str:
@@ -196,8 +343,7 @@ def _open_csv(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | None
     )
     df = pl.concat([title, body], how="diagonal_relaxed").select([ROW, *[f"c{i}" for i in range(width)]])
     df = df.with_columns([pl.col(c).str.strip_chars().replace("", None) for c in df.columns if c != ROW])
-    letters = [str(i + 1) for i in range(width)]
-    sheet = Sheet(name=path.name, frame=df, column_letters=letters)
+    sheet = Sheet(name=path.name, frame=df, numbered=True)
     return Workbook(path=path, kind="csv", sheet_names=[path.name], _csv=sheet)
 
 

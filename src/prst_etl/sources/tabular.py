@@ -131,9 +131,10 @@ class TabularSource(Source):
         # Reference year
         ref_year = self._find_year(mapping, sh, header.row_index, path, year, issue)
 
-        # Cut the body
-        body = sh.frame.slice(header.row_index + 1)
-        raw = body.select([pl.col(ROW)] + [pl.col(c).alias(n) for c, n in header.columns.items()])
+        # Cut the body: the rows below the header, the mapped columns only
+        body = wb.body(sh.name, header.excel_row + 1, list(header.columns))
+        raw = body.select([pl.col(ROW)] + [pl.col(c).alias(n) for c, n in header.columns.items() if c in body.columns])
+        raw = raw.with_columns([pl.lit(None, dtype=pl.String).alias(n) for c, n in header.columns.items() if c not in body.columns])
         raw = self._drop_blank_rows(raw, mapping, out)
         wb.release()
         if raw.height == 0:
@@ -201,7 +202,7 @@ class TabularSource(Source):
         for m in reversed(mappings):  # newest layout first
             for name in m.candidate_sheets(wb.sheet_names, sheet):
                 tried_sheets.add(name)
-                sh = wb.sheet(name)
+                sh = wb.head(name)
                 header = find_header(sh, m.aliases())
                 if header is None:
                     continue
@@ -241,7 +242,6 @@ class TabularSource(Source):
     def _check_columns(self, mapping: Mapping, header: Any, sh: Sheet, issue: IssueFactory) -> bool:
         found = set(header.columns.values())
         ok = True
-        letters = sh.column_letters
         for c in mapping.columns:
             if c.required and c.name not in found:
                 issue(
@@ -252,10 +252,9 @@ class TabularSource(Source):
                 )
                 ok = False
         for col, text in header.unexpected.items():
-            idx = int(col[1:])
             issue(
                 "unexpected-column",
-                f"Colonne « {_clip(text)} » (colonne {letters[idx] if idx < len(letters) else idx + 1}) "
+                f"Colonne « {_clip(text)} » (colonne {sh.letter(col)}) "
                 f"inconnue du mapping {mapping.id}.",
                 row=header.excel_row,
                 column=text,

@@ -463,9 +463,20 @@ def open_warehouse(path: Path | str | None = None, *, write: bool = False, creat
             lock.release()
 
 
-def remove_warehouse(path: Path) -> None:
-    """Delete a warehouse folder (used by ``prst demo --reset``)."""
-    if (path / DB_NAME).exists() or not path.exists():
-        shutil.rmtree(path, ignore_errors=True)
-    else:
-        raise PrstError(f"« {path} » n'est pas un entrepôt prst : rien n'a été supprimé.")
+PRST_ENTRIES = (DB_NAME, DB_NAME + ".wal", "facts", "catalogue", "exports", "README.txt", LOCK_NAME)
+"""What prst writes in a warehouse folder (anything else there is left alone)."""
+
+
+def remove_warehouse(path: Path) -> bool:
+    """Empty a warehouse folder of what prst wrote (``prst demo --reset``). False if there was none."""
+    if not (path / DB_NAME).exists():
+        return False
+    with open_warehouse(path, write=True):
+        pass  # fails with « en cours d'utilisation » if another process writes
+    for name in PRST_ENTRIES:
+        p = path / name
+        if p.is_dir():
+            shutil.rmtree(p)
+        elif p.exists():
+            p.unlink()
+    return True

@@ -30,8 +30,7 @@ def data_dir() -> Path:
 def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iterator[str | Report]:
     """Ingest the demo files and write CSV exports; yields what to show as it goes."""
     root = resolve_path(warehouse)
-    if reset and root.exists():
-        remove_warehouse(root)
+    if reset and remove_warehouse(root):
         yield f"Entrepôt de démonstration réinitialisé : {root}"
     for source, name in DEMO_FILES:
         yield f"\n[bold]prst ingest {source} {name}[/bold]"

@@ -87,3 +87,14 @@ def test_help_of_the_app_lists_every_command(cli) -> None:  # type: ignore[no-un
     assert registered == {"ingest", "export", "sources", "loads", "demo"}
     for name in registered:
         assert name in text
+
+
+def test_every_command_accepts_the_warehouse_option(cli, wh) -> None:  # type: ignore[no-untyped-def]
+    assert cli("ingest", "carsat-mp", CARSAT / "departements-2024.xlsx", "-w", wh).exit_code == 0
+    rows = json.loads(cli("sources", "--warehouse", wh, "--json").stdout)
+    assert next(r for r in rows if r["id"] == "carsat-mp")["years_loaded"] == [2024]
+    assert next(r for r in rows if r["id"] == "ameli-at")["years_loaded"] == []
+    r = cli("sources", "show", "carsat-mp", "--warehouse", wh)
+    assert "Années chargées dans l'entrepôt : 2024" in r.stdout
+    for cmd in COMMANDS:
+        assert "--warehouse" in cli(*cmd, "--help").stdout, cmd

@@ -72,3 +72,9 @@ def test_every_issue_code_used_in_the_code_is_catalogued() -> None:
         used |= set(re.findall(r'(?:issue|RawCheck)\(\s*"([a-z-]+)"', text))
     assert used, "the pattern must find the issue codes"
     assert used <= set(ISSUE_TYPES), used - set(ISSUE_TYPES)
+
+
+def test_contract_snapshots_match_the_code() -> None:
+    from prst_etl import contracts
+
+    assert contracts.drift() == {}, "run: python -m prst_etl.contracts --write (and note it in CHANGELOG « Schema »)"

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prst_etl.cli.common import JsonOpt, handle_errors
+from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import out
 from prst_etl.dimensions import STATUS_LABELS
 from prst_etl.sources import ORIGINS, all_sources, get_source
@@ -26,13 +26,15 @@ ROLE_LABELS = {
 
 @app.callback(invoke_without_command=True)
 @handle_errors
-def sources(ctx: typer.Context, as_json: JsonOpt = False) -> None:
-    """Liste les sources connues, leur fournisseur, leurs versions de mapping et leur origine.
+def sources(ctx: typer.Context, warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
+    """Liste les sources connues, leur fournisseur, leurs versions de mapping, leur origine
+    et, si l'entrepôt existe, les années chargées.
 
     Exemple : prst sources puis prst sources show carsat-mp
     """
     if ctx.invoked_subcommand is not None:
         return
+    loaded = _loaded_years(warehouse)
     rows = []
     for sid, cls in all_sources().items():
         src = cls()
@@ -44,24 +46,45 @@ def sources(ctx: typer.Context, as_json: JsonOpt = False) -> None:
                 "geo_levels": list(cls.geo_levels),
                 "mapping_versions": [m.version for m in src.mappings()],
                 "origin": ORIGINS.get(sid, ""),
+                "years_loaded": loaded.get(sid, []),
             }
         )
     if as_json:
         out.print_json(json.dumps(rows, ensure_ascii=False))
         return
     t = Table(title="Sources", title_justify="left")
-    for c in ("Source", "Fournisseur", "Contenu", "Niveaux géographiques", "Mappings", "Origine"):
+    for c in ("Source", "Fournisseur", "Contenu", "Niveaux géographiques", "Mappings", "Origine", "Années chargées"):
         t.add_column(c, overflow="fold")
     for r in rows:
-        t.add_row(r["id"], r["provider"], r["title"], ", ".join(r["geo_levels"]), ", ".join(r["mapping_versions"]), r["origin"])
+        t.add_row(
+            r["id"], r["provider"], r["title"], ", ".join(r["geo_levels"]), ", ".join(r["mapping_versions"]),
+            r["origin"], ", ".join(map(str, r["years_loaded"])),
+        )  # fmt: skip
     out.print(t)
     out.print("Détail d'une source : [bold]prst sources show ID[/bold]")
+
+
+def _loaded_years(warehouse) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
+    """Years with a current load, per source (empty when there is no warehouse)."""
+    from prst_etl.errors import WarehouseError
+    from prst_etl.warehouse import open_warehouse
+
+    try:
+        with open_warehouse(warehouse) as wh:
+            parts = wh.current_parts()
+    except WarehouseError:
+        return {}
+    out: dict[str, list[int]] = {}
+    for src, year in parts.select("source", "year").unique().sort("source", "year").iter_rows():
+        out.setdefault(src, []).append(year)
+    return out
 
 
 @app.command("show")
 @handle_errors
 def show(
     source: Annotated[str, typer.Argument(help="Identifiant de la source.")],
+    warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Décrit le fichier attendu pour une source : feuille, colonnes et en-têtes acceptés par version.
@@ -99,6 +122,8 @@ def show(
     out.print(f"Fournisseur : {src.provider}")
     out.print(src.description)
     out.print(f"Niveaux géographiques possibles : {', '.join(src.geo_levels)}")
+    years = _loaded_years(warehouse).get(src.id)
+    out.print("Années chargées dans l'entrepôt : " + (", ".join(map(str, years)) if years else "aucune"))
     if src.scope:
         out.print(f"Périmètre : départements {' '.join(src.scope)} (tout autre département est refusé)")
     for t in src.tables:

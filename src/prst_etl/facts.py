@@ -25,8 +25,10 @@ import polars as pl
 from prst_etl.dimensions import SEXES, STATUS_DTYPE, STATUS_ZERO, STATUSES, TOTAL
 from prst_etl.sources.base import TableSpec
 
-GeoLevel = Literal["commune", "zone-emploi", "departement", "region", "france", "spsti"]
-GEO_LEVELS: tuple[str, ...] = ("commune", "zone-emploi", "departement", "region", "france", "spsti")
+GeoLevel = Literal["commune", "zone-emploi", "departement", "region", "france", "spsti", "spsti-departement"]
+GEO_LEVELS: tuple[str, ...] = ("commune", "zone-emploi", "departement", "region", "france", "spsti", "spsti-departement")
+"""``spsti-departement``: the part of an SPSTI perimeter in one département (code ``<spsti>@<dep>``),
+the finest level of sources that count by SPSTI and département (IODA)."""
 SECTOR_LEVELS: tuple[str, ...] = ("naf732", "naf615", "naf272", "a88", "a64", "a38", "a21", "a17", "a10", "ensemble")
 SECTOR_TOTAL_LEVEL = "ensemble"
 KEY_COLUMNS: tuple[str, ...] = ("year", "geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band")

@@ -31,6 +31,13 @@ class Indicator:
     min_denominator: float | None = None
     caveats: str = ""
     breaks: tuple[str, ...] = field(default=())
+    ci: str = "none"
+    """Confidence interval: ``poisson`` (exact, rates per population or per hour), ``wilson`` (shares), ``none``."""
+    denominator_total_of: tuple[str, ...] = ()
+    """Dimensions at whose ``_T`` total the denominator is read (a share within a breakdown)."""
+    sources: tuple[str, ...] = ()
+    by: tuple[str, ...] = ()
+    """Breakdowns the observatory publishes (informative; every breakdown a source gives is exported)."""
 
     @property
     def is_rate(self) -> bool:
@@ -47,7 +54,7 @@ def catalogue() -> dict[str, Indicator]:
             ind = Indicator(
                 id=d["id"],
                 label=d["label"],
-                family=d["family"],
+                family=d.get("family", data.get("family", "")),
                 unit=d.get("unit", ""),
                 numerator=d["numerator"],
                 denominator=d.get("denominator"),
@@ -56,6 +63,10 @@ def catalogue() -> dict[str, Indicator]:
                 min_denominator=d.get("min_denominator"),
                 caveats=d.get("caveats", ""),
                 breaks=tuple(d.get("breaks", ())),
+                ci=d.get("ci", "none"),
+                denominator_total_of=tuple(d.get("denominator_total_of", ())),
+                sources=tuple(d.get("sources", ())),
+                by=tuple(d.get("by", ())),
             )
             if ind.id in out:
                 raise ValueError(f"indicator {ind.id} defined twice (in {path.name})")

@@ -35,9 +35,13 @@ STATUS_SECRET = "s"
 STATUS_NA = "nd"
 STATUS_ABSENT = "///"
 STATUS_ZERO = "-"
-STATUSES = (STATUS_SECRET, STATUS_NA, STATUS_ABSENT, STATUS_ZERO)
-"""Signs a source may write in a cell. ``-`` is « résultat nul » (a known zero,
-Insee convention): its value is 0 and the sign is kept; the others have no value."""
+STATUS_PROVISIONAL = "p"
+STATUSES = (STATUS_SECRET, STATUS_NA, STATUS_ABSENT, STATUS_ZERO, STATUS_PROVISIONAL)
+"""Signs a source may write in a cell, strongest first. ``-`` is « résultat nul » (a known
+zero, Insee convention): its value is 0 and the sign is kept; ``p`` (provisional) keeps
+its value; ``s``, ``nd`` and ``///`` have no value."""
+NO_VALUE = (STATUS_SECRET, STATUS_NA, STATUS_ABSENT)
+"""Signs meaning « no number »: a sum or a rate that includes such a cell has none either."""
 STATUS_DTYPE = pl.Enum(list(STATUSES))
 SIGN_VALUES: dict[str, str] = {
     "s": STATUS_SECRET, "secret": STATUS_SECRET, "c": STATUS_SECRET,
@@ -45,11 +49,14 @@ SIGN_VALUES: dict[str, str] = {
     "///": STATUS_ABSENT,
     "-": STATUS_ZERO, "–": STATUS_ZERO, "—": STATUS_ZERO,
 }  # fmt: skip
+# « p » is not read from count cells (a lone letter p is more likely a typo); sources that flag
+# provisional years (Insee estimations) set it themselves.
 STATUS_LABELS = {
     STATUS_SECRET: "secret statistique à la source",
     STATUS_NA: "non disponible",
     STATUS_ABSENT: "absence de résultat due à la nature des choses",
     STATUS_ZERO: "résultat nul",
+    STATUS_PROVISIONAL: "résultat provisoire",
 }
 
 # --- age bands -------------------------------------------------------------------

@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from prst_etl import geography, sectors
-from prst_etl.dimensions import STATUS_ZERO, TOTAL
+from prst_etl.dimensions import NO_VALUE, TOTAL
 from prst_etl.errors import UsageError
 from prst_etl.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
 from prst_etl.indicators import catalogue, rate_columns
@@ -118,7 +118,7 @@ def _long(lf: pl.LazyFrame, spec, dims: list[str], source_id: str) -> pl.LazyFra
 
 def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
     """Sum of measure columns of one row, status-aware (no value if one part has none)."""
-    missing = [pl.col(status_col(c)).is_not_null() & (pl.col(status_col(c)) != STATUS_ZERO) for c in columns]
+    missing = [pl.col(status_col(c)).is_in(NO_VALUE).fill_null(False) for c in columns]
     any_missing = pl.any_horizontal(missing)
     value = pl.when(any_missing).then(None).otherwise(pl.sum_horizontal([pl.col(c) for c in columns]))
     status = pl.when(any_missing).then(

@@ -22,7 +22,7 @@ from typing import Literal
 import pandera.polars as pa
 import polars as pl
 
-from prst_etl.dimensions import SEXES, STATUS_DTYPE, STATUS_ZERO, STATUSES, TOTAL
+from prst_etl.dimensions import NO_VALUE, SEXES, STATUS_DTYPE, STATUSES, TOTAL
 from prst_etl.sources.base import TableSpec
 
 GeoLevel = Literal["commune", "zone-emploi", "departement", "region", "france", "spsti", "spsti-departement"]
@@ -82,7 +82,7 @@ def fact_schema(spec: TableSpec, present: list[str] | None = None) -> pa.DataFra
         if has_status:
             columns[st] = pa.Column(STATUS_DTYPE, nullable=True, required=present_set is None)
             # a value is null exactly when the sign says there is no number
-            no_number = pl.col(st).is_not_null() & (pl.col(st) != STATUS_ZERO)
+            no_number = pl.col(st).is_in(NO_VALUE).fill_null(False)
             consistent.append(pl.col(m).is_null() == no_number)
     checks = [_frame_check("value-status", pl.all_horizontal(consistent))] if consistent else []
     return pa.DataFrameSchema(

@@ -12,7 +12,7 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl.dimensions import STATUS_ABSENT, STATUS_DTYPE, STATUS_ZERO
+from prst_etl.dimensions import NO_VALUE, STATUS_ABSENT, STATUS_DTYPE
 from prst_etl.errors import UnknownName
 from prst_etl.facts import status_col
 from prst_etl.resources import data_dir
@@ -89,8 +89,8 @@ def rate_columns(ind: Indicator) -> list[pl.Expr]:
     """
     num, den = pl.col(ind.numerator), pl.col(ind.denominator)  # type: ignore[arg-type]
     nst, dst = pl.col(status_col(ind.numerator)), pl.col(status_col(ind.denominator))  # type: ignore[arg-type]
-    missing_n = nst.is_not_null() & (nst != STATUS_ZERO)
-    missing_d = dst.is_not_null() & (dst != STATUS_ZERO)
+    missing_n = nst.is_in(NO_VALUE).fill_null(False)
+    missing_d = dst.is_in(NO_VALUE).fill_null(False)
     value = (
         pl.when(missing_n | missing_d | num.is_null() | den.is_null() | (den == 0))
         .then(None)

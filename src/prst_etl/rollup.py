@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from prst_etl import geography, sectors
-from prst_etl.dimensions import STATUS_DTYPE, STATUS_ZERO, TOTAL
+from prst_etl.dimensions import NO_VALUE, STATUS_DTYPE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
 from prst_etl.facts import status_col
 
 GEO_ORDER = ("commune", "zone-emploi", "departement", "region", "france")
@@ -27,13 +27,16 @@ def sum_cells(df: pl.LazyFrame | pl.DataFrame, dims: Sequence[str], measures: Se
     aggs: list[pl.Expr] = []
     for m in measures:
         st = status_col(m)
-        missing = pl.col(st).is_not_null() & (pl.col(st) != STATUS_ZERO)
+        missing = pl.col(st).is_in(NO_VALUE).fill_null(False)
         aggs.append(pl.when(missing.any()).then(None).otherwise(pl.col(m).sum()).alias(m))
-        # Enum order is s < nd < /// < -: min() keeps the strongest sign present
+        # Enum order is s < nd < /// < - < p: min() keeps the strongest sign present.
+        # No value if a part has none; provisional if a part is; « - » only if all parts are « - ».
         aggs.append(
             pl.when(missing.any())
             .then(pl.col(st).filter(missing).min())
-            .when(pl.col(st).is_not_null().all())
+            .when((pl.col(st) == STATUS_PROVISIONAL).any())
+            .then(pl.lit(STATUS_PROVISIONAL, dtype=STATUS_DTYPE))
+            .when(pl.col(st).is_not_null().all() & (pl.col(st) == STATUS_ZERO).all())
             .then(pl.lit(STATUS_ZERO, dtype=STATUS_DTYPE))
             .otherwise(None)
             .alias(st)

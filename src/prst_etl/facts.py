@@ -72,7 +72,7 @@ def fact_schema(spec: TableSpec, present: list[str] | None = None) -> pa.DataFra
         "age_band": pa.Column(checks=pa.Check.str_matches(AGE_PATTERN), **text),
     }
     for d in spec.extra_dims:
-        columns[d] = pa.Column(checks=pa.Check.str_length(1, 40), **text)
+        columns[d] = pa.Column(checks=pa.Check.str_length(1, 200), **text)
     consistent = []
     for m in spec.measure_ids:
         st = status_col(m)

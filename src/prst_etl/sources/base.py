@@ -97,6 +97,9 @@ class Source:
     """Sources of the same series measure the same thing on disjoint territories
     and may be added up (e.g. the two Carsat of Occitanie); see ``aggregate``."""
     tables: ClassVar[tuple[TableSpec, ...]] = ()
+    reference: ClassVar[bool] = False
+    """A reference source (e.g. SPSTI perimeters) describes territories: it is used by
+    ``aggregate`` and is not itself aggregated or exported."""
 
     def mappings(self) -> tuple[Mapping, ...]:
         return mappings_for(self.id)

@@ -121,11 +121,17 @@ def test_sex_and_age_band_columns(cli, wh, small, tmp_path) -> None:  # type: ig
         (pl.col("indicator") == "salaries") & (pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T")
     )
     assert set(r["sex"]) == {"F", "M", "_T"}
-    assert set(r["age_band"]) == {"Y_LT20", "Y20T29", "Y30T39", "Y40T49", "Y50T59", "Y_GE60", "_T"}
+    given = {"Y_LT20", "Y20T29", "Y30T39", "Y40T49", "Y50T59", "Y_GE60"}
+    assert set(r["age_band"]) == given | {"_T", "Y_LT30", "Y30T49", "Y_GE50", "Y_LT40", "Y40T59", "Y20T59"}
+    # a coarser band is the sum of the bands it groups
+    by_age = dict(r.filter((pl.col("sex") == "_T")).select("age_band", "value").iter_rows())
+    assert by_age["Y_GE50"] == by_age["Y50T59"] + by_age["Y_GE60"]
+    assert sum(by_age[b] for b in given) == by_age["_T"]
     total = r.filter((pl.col("sex") == "_T") & (pl.col("age_band") == "_T"))["value"].item()
     assert total == df["Nombre de salariés"].sum()
     by_sex = r.filter((pl.col("sex") != "_T") & (pl.col("age_band") == "_T"))["value"].sum()
     assert by_sex == total
+    assert r.filter(pl.col("sex") == "_T")["coverage"].unique().to_list() == ["partiel : 8/13 départements"]
 
 
 def test_signs_are_kept_as_status_never_as_numbers(cli, wh, small, tmp_path) -> None:  # type: ignore[no-untyped-def]

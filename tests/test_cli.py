@@ -12,7 +12,7 @@ from prst_etl import __version__
 from prst_etl.cli import app
 from prst_etl.ingest import ingest as ingest_lib
 
-COMMANDS = [["ingest"], ["export"], ["sources"], ["sources", "show"], ["loads"], ["demo"]]
+COMMANDS = [["ingest"], ["aggregate"], ["export"], ["indicators"], ["indicators", "show"], ["sources"], ["sources", "show"], ["loads"], ["demo"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
@@ -84,7 +84,7 @@ def test_loads_lists_what_was_ingested(cli, wh) -> None:  # type: ignore[no-unty
 def test_help_of_the_app_lists_every_command(cli) -> None:  # type: ignore[no-untyped-def]
     text = cli("--help").stdout
     registered = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    assert registered == {"ingest", "export", "sources", "loads", "demo"}
+    assert registered == {"ingest", "aggregate", "export", "indicators", "sources", "loads", "demo"}
     for name in registered:
         assert name in text
 

@@ -48,12 +48,15 @@ def export_contract() -> dict[str, Any]:
         "sector_label": "libellé du secteur",
         "indicator": "identifiant de l'indicateur (comptage ou taux du catalogue)",
         "value": "valeur ; vide quand le statut l'indique",
-        "status": "vide, ou signe : s, nd, ///, -",
-        "source": "source des données",
+        "status": "vide, ou signe : s (secret), nd (non disponible), /// (sans objet), - (résultat nul), p (provisoire), ns (non significatif)",
+        "ci_low": "borne basse de l'intervalle de confiance à 95 % (taux)",
+        "ci_high": "borne haute de l'intervalle de confiance à 95 % (taux)",
+        "coverage": "complet, ou « partiel : k/n départements » du territoire couverts par les sources",
+        "sources": "source(s) des données, jointes par « + »",
     }
     cols = [{"name": c, "type": KEY_DOC.get(c, ("string", ""))[0], "doc": KEY_DOC.get(c, ("", doc.get(c, "")))[1]} for c in BASE_COLUMNS]
     cols.append({"name": "<dimensions des sources>", "type": "string", "doc": "ctn, risk_family… ; _T quand non ventilé"})
-    cols += [{"name": c, "type": {"year": "int32", "value": "float64"}.get(c, "string"), "doc": doc.get(c, KEY_DOC.get(c, ("", ""))[1])} for c in TAIL_COLUMNS]
+    cols += [{"name": c, "type": {"year": "int32", "value": "float64", "ci_low": "float64", "ci_high": "float64"}.get(c, "string"), "doc": doc.get(c, KEY_DOC.get(c, ("", ""))[1])} for c in TAIL_COLUMNS]
     return {"table": "export", "kind": "export", "columns": cols}
 
 

@@ -154,3 +154,33 @@ def number_expr(expr: pl.Expr) -> pl.Expr:
 
 NUMBER_PATTERN = r"^[-+]?\d+(?:\.\d*)?(?:[eE][-+]?\d+)?$"
 """A number once thousands separators are removed and the decimal comma is a point."""
+
+
+AGE_GROUPINGS: tuple[str, ...] = (
+    "Y_LT25", "Y25T49", "Y25T54", "Y50T64", "Y55T64", "Y15T64", "Y_LT30", "Y30T49", "Y_GE50",
+    "Y_GE55", "Y_GE65", "Y_LT40", "Y40T59", "Y20T59",
+)  # fmt: skip
+"""Coarser age bands published when a source's bands nest in them exactly (Insee 15-24/25-49/50-64
+style, « moins de 30 ans », « 50 ans et plus »…). A band is never split: a source giving 20-29
+does not give « moins de 25 ans »."""
+
+
+def age_rollup(codes: list[str]) -> list[tuple[str, str]]:
+    """(source band, target band) pairs: each band to itself, to every grouping it nests in
+    exactly (the source bands inside the grouping tile it, none straddles it) and to ``_T``."""
+    bands = sorted({c for c in codes if c != TOTAL}, key=age_bounds)
+    if not bands:
+        return [(TOTAL, TOTAL)] if TOTAL in codes else []
+    pairs = [(b, b) for b in bands]
+    bounds = {b: age_bounds(b) for b in bands}
+    for g in AGE_GROUPINGS:
+        lo, hi = age_bounds(g)
+        inside = [b for b in bands if bounds[b][0] >= lo and bounds[b][1] <= hi]
+        straddle = [b for b in bands if bounds[b][0] < hi and bounds[b][1] > lo and b not in inside]
+        if not inside or straddle or g in bands:
+            continue
+        edges = [bounds[b] for b in inside]
+        if edges[0][0] == lo and edges[-1][1] == hi and all(a[1] == b[0] for a, b in zip(edges, edges[1:])):
+            pairs += [(b, g) for b in inside]
+    pairs += [(b, TOTAL) for b in bands]
+    return pairs

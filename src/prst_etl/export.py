@@ -2,32 +2,61 @@
 
 Columns: ``geo_level, geo_code, geo_label, sector_level, sector_code,
 sector_label, sex, age_band, <extra dimensions>, year, indicator, value,
-status, source``. The « all » code of every dimension is ``_T``
-(``sector_level = ensemble``). Parquet for tools, CSV (``;``, UTF-8 with BOM)
-for spreadsheets.
+status, ci_low, ci_high, coverage, sources``. The « all » code of every
+dimension is ``_T`` (``sector_level = ensemble``). Parquet for tools, CSV
+(``;``, UTF-8 with BOM) for spreadsheets.
+
+It reads the aggregates of ``prst aggregate`` (bringing them up to date first
+when a load is newer, and saying so), then:
+
+1. *combines the sources of a series* (e.g. the two Carsat of Occitanie) for each
+   territory: a source that covers the whole territory is used alone; otherwise
+   the sources covering parts of it are added up, and ``coverage`` says which
+   share of the territory's départements they cover;
+2. *computes the rates* of the indicator catalogue as Σ numerator / Σ
+   denominator × multiplier at that level, with a 95 % confidence interval
+   (exact Poisson for rates per population or per hour, Wilson for shares) and
+   the status ``ns`` (non significatif) below the indicator's minimum denominator.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from prst_etl import geography, sectors
-from prst_etl.dimensions import NO_VALUE, TOTAL
+from prst_etl.aggregate import (
+    GEO_TARGETS,
+    aggregate,
+    current_aggregates,
+    perimeter_rows,
+    plan,
+    spsti_map,
+    territory_departements,
+)
+from prst_etl.dimensions import NO_VALUE, STATUS_ABSENT, STATUS_PROVISIONAL, TOTAL
 from prst_etl.errors import UsageError
 from prst_etl.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
-from prst_etl.indicators import catalogue, rate_columns
-from prst_etl.rollup import add_totals, geo_reachable, roll_geo, roll_sector
+from prst_etl.indicators import Indicator, catalogue
+from prst_etl.rollup import sum_cells
 from prst_etl.sources import all_sources
 from prst_etl.warehouse import Warehouse, open_warehouse
 
-EXPORT_LEVELS = ("commune", "zone-emploi", "departement", "region", "france")
+EXPORT_LEVELS = ("commune", "zone-emploi", "departement", "region", "france", "spsti")
 FORMATS = ("parquet", "csv")
 BASE_COLUMNS = ["geo_level", "geo_code", "geo_label", "sector_level", "sector_code", "sector_label", "sex", "age_band"]
-TAIL_COLUMNS = ["year", "indicator", "value", "status", "source"]
+TAIL_COLUMNS = ["year", "indicator", "value", "status", "ci_low", "ci_high", "coverage", "sources"]
+STATUS_NS = "ns"
+"""Status of a rate whose denominator is below the indicator's minimum (non significatif)."""
+GRAIN = {"commune": 0, "spsti-departement": 1, "zone-emploi": 2, "spsti": 3, "departement": 4, "region": 5, "france": 6}
+Z95 = 1.959963984540054
+
+Progress = Callable[[str], None]
 
 
 @dataclass
@@ -36,84 +65,100 @@ class ExportResult:
     rows: int
     notes: list[str] = field(default_factory=list)
     sources: list[str] = field(default_factory=list)
+    refreshed: int = 0
+    """Aggregated files brought up to date before exporting."""
 
 
-def level_frame(wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None) -> tuple[pl.DataFrame, list[str]]:
-    """Every count and rate of the current facts at one geographic level (long format)."""
-    if level not in EXPORT_LEVELS:
-        raise UsageError(f"Niveau inconnu : « {level} ».", hint="Niveaux : " + ", ".join(EXPORT_LEVELS))
-    sector_levels = list(sector_levels or SECTOR_LEVELS)
-    notes: list[str] = []
-    frames: list[pl.LazyFrame] = []
-    extra_dims: set[str] = set()
-    for source_id, cls in all_sources().items():
-        src = cls()
-        for spec in src.tables:
-            lf = wh.scan_facts(source_id, spec.name, years)
-            if lf is None:
-                continue
-            dims = list(KEY_COLUMNS) + list(spec.extra_dims)
-            measures = spec.measure_ids
-            from_levels = lf.select(pl.col("geo_level").unique()).collect()["geo_level"].to_list()
-            for from_level in sorted(from_levels):
-                if not geo_reachable(from_level, level):
-                    notes.append(
-                        f"{source_id} ({spec.name}) : données au niveau « {from_level} », le niveau « {level} » "
-                        "ne peut pas en être déduit (prst ne calcule jamais un niveau plus fin que celui de la source)."
-                    )
-                    continue
-                part = with_status_columns(lf.filter(pl.col("geo_level") == from_level).drop("load_id"), spec)
-                part = roll_geo(part, from_level, level, dims, measures)
-                part = roll_sector(part, sector_levels, dims, measures)
-                for d in ["sex", "age_band", *spec.extra_dims]:
-                    part = add_totals(part, d, dims, measures)
-                frames.append(_long(part, spec, dims, source_id))
-                extra_dims.update(spec.extra_dims)
-                extra_dims.update(p.dimension for p in spec.pivots)
-    if not frames:
-        return _empty(sorted(extra_dims)), notes
-    extras = sorted(extra_dims)
-    df = pl.concat(
-        [f.with_columns([pl.lit("_T").alias(d) for d in extras if d not in f.collect_schema().names()]) for f in frames],
-        how="diagonal_relaxed",
+# -- reading and combining ----------------------------------------------------------------
+def _coverage(wh: Warehouse, level: str, parts: pl.DataFrame) -> pl.DataFrame:
+    """``source, year, geo_code, n_cov, n_terr``: départements of each territory a source's load covers."""
+    loads = wh.query("SELECT load_id, coverage, geo_level AS source_level FROM loads")
+    p = parts.select("source", "year", "load_id").unique().join(loads, on="load_id")
+    all_deps = geography.labels().filter(pl.col("geo_level") == "departement")["geo_code"].to_list()
+    p = p.with_columns(
+        pl.when(pl.col("coverage").list.contains("FR")).then(pl.lit(all_deps)).otherwise(pl.col("coverage")).alias("departement")
+    ).explode("departement")
+    perims = perimeter_rows(wh) if level == "spsti" else None
+    out = []
+    for (year,), sub in p.group_by("year"):
+        terr = territory_departements(level, spsti_map(perims, int(year)) if level == "spsti" else None)
+        n_terr = terr.group_by("geo_code").len("n_terr")
+        cov = sub.join(terr, on="departement").group_by("source", "year", "geo_code").agg(
+            pl.col("departement").n_unique().alias("n_cov"), pl.col("source_level").first()
+        )
+        out.append(cov.join(n_terr, on="geo_code", how="left"))
+    if not out:
+        return pl.DataFrame(schema={"source": pl.String, "year": pl.Int32, "geo_code": pl.String, "n_cov": pl.UInt32,
+                                    "source_level": pl.String, "n_terr": pl.UInt32})  # fmt: skip
+    return pl.concat(out, how="vertical_relaxed")
+
+
+def _combine(frames: list[pl.DataFrame], dims: list[str], measures: list[str], cov: pl.DataFrame) -> pl.DataFrame:
+    """Cells of the sources of one series: a source covering the whole territory alone, else the sum of the parts."""
+    df = pl.concat(frames, how="diagonal_relaxed")
+    df = df.join(cov.with_columns(pl.col("year").cast(pl.Int32)), on=["source", "year", "geo_code"], how="left")
+    df = df.with_columns(
+        pl.col("n_cov").fill_null(0), pl.col("n_terr").fill_null(0),
+        (pl.col("source_level").replace_strict(GRAIN, default=9) * 1000 + pl.col("source").rank("dense") ).alias("_order"),
+    )  # fmt: skip
+    df = df.with_columns(_full=(pl.col("n_cov") >= pl.col("n_terr")) & (pl.col("n_terr") > 0))
+    key = list(dims)
+    best_full = pl.col("_order").filter(pl.col("_full")).min().over(key)
+    any_full = pl.col("_full").any().over(key)
+    overlap = pl.col("n_cov").sum().over(key) > pl.col("n_terr").max().over(key)
+    best_cov = pl.col("n_cov").max().over(key)
+    first_best = pl.col("_order").filter(pl.col("n_cov") == best_cov).min().over(key)
+    keep = (
+        pl.when(any_full).then(pl.col("_order") == best_full)
+        .when(overlap).then(pl.col("_order") == first_best)
+        .otherwise(True)
+    )  # fmt: skip
+    df = df.filter(keep)
+    summed = sum_cells(df, key, measures)
+    meta = df.group_by(key, maintain_order=True).agg(
+        pl.col("source").unique().sort().str.join("+").alias("sources"),
+        pl.col("n_cov").sum().alias("n_cov"),
+        pl.col("n_terr").max().alias("n_terr"),
     )
-    geo_labels = geography.labels().lazy()
-    sec_labels = sectors.labels().lazy()
-    df = (
-        df.join(geo_labels, on=["geo_level", "geo_code"], how="left")
-        .join(sec_labels, on=["sector_level", "sector_code"], how="left")
-        .select(BASE_COLUMNS + extras + TAIL_COLUMNS)
-        .sort(["geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year", "source", "indicator"])
+    out = summed.join(meta, on=key, how="left", nulls_equal=True)
+    coverage = (
+        pl.when(pl.col("n_terr") == 0)
+        .then(pl.lit("complet"))
+        .when(pl.col("n_cov") >= pl.col("n_terr"))
+        .then(pl.lit("complet"))
+        .otherwise(pl.lit("partiel : ") + pl.col("n_cov").cast(pl.String) + "/" + pl.col("n_terr").cast(pl.String) + " départements")
     )
-    return df.collect(), notes
+    return out.with_columns(coverage.alias("coverage")).drop("n_cov", "n_terr")
 
 
-def _long(lf: pl.LazyFrame, spec, dims: list[str], source_id: str) -> pl.LazyFrame:  # type: ignore[no-untyped-def]
-    """Wide cells → one row per indicator: the counts, the pivoted dimensions, then the rates."""
+def _long(df: pl.DataFrame, spec, dims: list[str], series: str, extras: list[str]) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """Wide combined cells → one row per measure (pivoted dimensions unpivoted, their ``_T`` added)."""
     pivoted = {c for p in spec.pivots for c in p.storage}
     measures = [m for m in spec.measure_ids if m not in pivoted]
-    rates = [i for i in catalogue().values() if i.is_rate and i.numerator in measures and i.denominator in measures]
-    lf = lf.with_columns([e for ind in rates for e in rate_columns(ind)])
     pivot_dims = [p.dimension for p in spec.pivots]
 
-    def rows(name: str, value: pl.Expr, status: pl.Expr, codes: dict[str, str] | None = None) -> pl.LazyFrame:
+    def rows(name: str, value: pl.Expr, status: pl.Expr, codes: dict[str, str] | None = None) -> pl.DataFrame:
         codes = codes or {}
-        return lf.select(
+        return df.select(
             *dims,
             *[pl.lit(codes.get(d, TOTAL)).alias(d) for d in pivot_dims],
+            pl.lit(series).alias("series"),
             pl.lit(name).alias("indicator"),
-            value.alias("value"),
+            value.cast(pl.Float64).alias("value"),
             status.cast(pl.String).alias("status"),
-            pl.lit(source_id).alias("source"),
+            "sources",
+            "coverage",
         )
 
-    parts = [rows(n, pl.col(n), pl.col(status_col(n))) for n in [*measures, *(i.id for i in rates)]]
+    parts = [rows(n, pl.col(n), pl.col(status_col(n))) for n in measures]
     for p in spec.pivots:
         for col, code, _label in p.columns:
             parts.append(rows(p.measure, pl.col(col), pl.col(status_col(col)), {p.dimension: code}))
         value, status = total_of(p.storage)
         parts.append(rows(p.measure, value, status))
-    return pl.concat(parts)
+    out = pl.concat(parts, how="vertical_relaxed")
+    missing = [d for d in extras if d not in out.columns]
+    return out.with_columns([pl.lit(TOTAL).alias(d) for d in missing])
 
 
 def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
@@ -127,14 +172,178 @@ def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
     return value, status
 
 
+# -- rates ------------------------------------------------------------------------------------
+def poisson_interval(k: np.ndarray, den: np.ndarray, mult: float) -> tuple[np.ndarray, np.ndarray]:
+    """Exact (Garwood) 95 % interval of a Poisson count ``k``, divided by ``den`` × ``mult``."""
+    from scipy.stats import chi2
+
+    k = np.asarray(k, dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        low = np.where(k > 0, chi2.ppf(0.025, 2 * k) / 2, 0.0)
+        high = chi2.ppf(0.975, 2 * k + 2) / 2
+        return low / den * mult, high / den * mult
+
+
+def wilson_interval(k: np.ndarray, n: np.ndarray, mult: float) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson 95 % interval of a share ``k / n``, × ``mult``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = k / n
+        z2 = Z95**2
+        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+        half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2)) / (1 + z2 / n)
+        return np.clip(centre - half, 0, 1) * mult, np.clip(centre + half, 0, 1) * mult
+
+
+def rates(long: dict[str, pl.DataFrame], keys: list[str], level: str) -> list[pl.DataFrame]:
+    """The catalogue's rates from the long counts (``long``: frames by indicator)."""
+    out = []
+    for ind in catalogue().values():
+        if not ind.is_rate or ind.numerator not in long or ind.denominator not in long:
+            continue
+        if ind.levels and level not in ind.levels:
+            continue
+        out.append(_rate(ind, long[ind.numerator], long[ind.denominator], keys))
+    return [r for r in out if r.height]
+
+
+def _rate(ind: Indicator, num: pl.DataFrame, den: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    broadcast = list(ind.denominator_total_of)
+    if broadcast:
+        # a share within a breakdown: the denominator is the breakdown's total; the total's own
+        # share (always 100 %) is not published
+        den = den.filter(pl.all_horizontal([pl.col(d) == TOTAL for d in broadcast]))
+        num = num.filter(pl.any_horizontal([pl.col(d) != TOTAL for d in broadcast]))
+    for d in ["sex", "age_band", *[k for k in keys if k not in KEY_COLUMNS and k != "series"]]:
+        if d in broadcast or d not in den.columns:
+            continue
+        # the denominator does not break this dimension down: it applies to every category
+        if den[d].unique().to_list() == [TOTAL] and num[d].unique().to_list() != [TOTAL]:
+            broadcast.append(d)
+    on = [k for k in keys if k not in broadcast]
+    d = den.select(*on, pl.col("value").alias("_den"), pl.col("status").alias("_dst")).unique(on, keep="first")
+    r = num.join(d, on=on, how="inner")
+    if r.height == 0:
+        return r
+    k, n = r["value"].to_numpy().astype(float), r["_den"].to_numpy().astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        value = np.where(n > 0, k / n * ind.multiplier, np.nan)
+    if ind.ci == "poisson":
+        low, high = poisson_interval(k, n, ind.multiplier)
+    elif ind.ci == "wilson":
+        low, high = wilson_interval(k, n, ind.multiplier)
+    else:
+        low = high = np.full(len(k), np.nan)
+    nst, dst = pl.col("status"), pl.col("_dst")
+    no_n, no_d = nst.is_in(NO_VALUE).fill_null(False), dst.is_in(NO_VALUE).fill_null(False)
+    missing = no_n | no_d | pl.col("value").is_null() | pl.col("_den").is_null() | (pl.col("_den") == 0)
+    status = (
+        pl.when(no_n).then(nst)
+        .when(no_d).then(dst)
+        .when(pl.col("_den").is_null() | (pl.col("_den") == 0)).then(pl.lit(STATUS_ABSENT))
+        .when(pl.lit(ind.min_denominator is not None) & (pl.col("_den") < (ind.min_denominator or 0))).then(pl.lit(STATUS_NS))
+        .when((nst == STATUS_PROVISIONAL) | (dst == STATUS_PROVISIONAL)).then(pl.lit(STATUS_PROVISIONAL))
+        .otherwise(None)
+    )  # fmt: skip
+    r = r.with_columns(
+        pl.Series("_v", value).fill_nan(None), pl.Series("_lo", low).fill_nan(None), pl.Series("_hi", high).fill_nan(None)
+    )
+    return r.with_columns(
+        pl.lit(ind.id).alias("indicator"),
+        pl.when(missing).then(None).otherwise(pl.col("_v")).alias("value"),
+        status.alias("status"),
+        pl.when(missing).then(None).otherwise(pl.col("_lo")).alias("ci_low"),
+        pl.when(missing).then(None).otherwise(pl.col("_hi")).alias("ci_high"),
+    ).drop("_den", "_dst", "_v", "_lo", "_hi")
+
+
+# -- the level frame ------------------------------------------------------------------------------
+def level_frame(
+    wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """Every count and rate of the current aggregates at one geographic level (long format)."""
+    if level not in EXPORT_LEVELS:
+        raise UsageError(f"Niveau inconnu : « {level} ».", hint="Niveaux : " + ", ".join(EXPORT_LEVELS))
+    sector_levels = list(sector_levels or SECTOR_LEVELS)
+    registry = all_sources()
+    notes = _impossible_levels(wh, level, years)
+    parts = current_aggregates(wh, level, years)
+    extras = sorted(
+        {d for sid in parts["source"].unique() for t in registry[sid].tables for d in (*t.extra_dims, *(p.dimension for p in t.pivots))}
+    )
+    groups: dict[tuple[str, str], list[tuple[str, pl.DataFrame]]] = {}
+    for r in parts.iter_rows(named=True):
+        src = registry[r["source"]]
+        spec = src().table(r["table_name"])
+        df = with_status_columns(pl.scan_parquet(wh.abs(r["path"])), spec)
+        df = df.filter(pl.col("sector_level").is_in(sector_levels)).collect()
+        groups.setdefault((src.series or r["source"], r["table_name"]), []).append((r["source"], df))
+    cov = _coverage(wh, level, parts) if parts.height else None
+    long_parts = []
+    for (series, table), frames in sorted(groups.items()):
+        spec = registry[frames[0][0]]().table(table)
+        dims = list(KEY_COLUMNS) + list(spec.extra_dims)
+        combined = _combine(
+            [f.with_columns(pl.lit(s).alias("source")) for s, f in frames], dims, spec.measure_ids, cov  # type: ignore[arg-type]
+        )
+        long_parts.append(_long(combined, spec, dims, series, extras))
+    if not long_parts:
+        return _empty(extras), notes
+    long = pl.concat(long_parts, how="diagonal_relaxed").with_columns(
+        pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high")
+    )
+    keys = [*KEY_COLUMNS, *extras, "series"]
+    by_indicator = {k[0]: v for k, v in long.partition_by("indicator", as_dict=True).items()}
+    df = pl.concat([long, *rates(by_indicator, keys, level)], how="diagonal_relaxed")
+    df = (
+        df.join(geography_labels(wh, level, years), on=["geo_level", "geo_code"], how="left")
+        .join(sectors.labels(), on=["sector_level", "sector_code"], how="left")
+        .select(BASE_COLUMNS + extras + TAIL_COLUMNS)
+        .sort(["geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year", "indicator", "sources"])
+    )
+    return df, notes
+
+
+def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.DataFrame:
+    labels = geography.labels()
+    if level == "spsti":
+        perims = perimeter_rows(wh)
+        if perims is not None:
+            names = perims.sort("date_debut").group_by("spsti").agg(pl.col("spsti_nom").last())
+            labels = pl.concat(
+                [labels, names.select(pl.lit("spsti").alias("geo_level"), pl.col("spsti").alias("geo_code"), pl.col("spsti_nom").alias("geo_label"))]
+            )
+    return labels
+
+
+def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> list[str]:
+    """Explain, per source, why a level has nothing (never derived from a coarser level)."""
+    notes = []
+    loads = wh.query("SELECT load_id, geo_level, coverage FROM loads")
+    cur = wh.current_parts().join(loads, on="load_id")
+    if years:
+        cur = cur.filter(pl.col("year").is_in(years))
+    registry = all_sources()
+    for (sid, table, from_level), sub in cur.group_by("source", "table_name", "geo_level"):
+        if sid not in registry or registry[sid].reference:
+            continue
+        reachable = level in GEO_TARGETS.get(from_level, (from_level,))
+        if not reachable:
+            notes.append(
+                f"{sid} ({table}) : données au niveau « {from_level} », le niveau « {level} » ne peut pas en être "
+                "déduit (prst ne calcule jamais un niveau plus fin que celui de la source)."
+            )
+        elif level == "france" and any(c != ["FR"] for c in sub["coverage"].to_list()):
+            notes.append(f"{sid} ({table}) : source régionale, pas de total France.")
+        elif level == "spsti" and from_level == "commune" and perimeter_rows(wh) is None:
+            notes.append(f"{sid} ({table}) : aucun périmètre de SPSTI chargé (source spsti-perimetres).")
+    return sorted(notes)
+
+
 def _empty(extras: list[str]) -> pl.DataFrame:
     schema = {c: pl.String for c in BASE_COLUMNS + extras} | {
-        "year": pl.Int32,
-        "indicator": pl.String,
-        "value": pl.Float64,
-        "status": pl.String,
-        "source": pl.String,
-    }
+        "year": pl.Int32, "indicator": pl.String, "value": pl.Float64, "status": pl.String,
+        "ci_low": pl.Float64, "ci_high": pl.Float64, "coverage": pl.String, "sources": pl.String,
+    }  # fmt: skip
     return pl.DataFrame(schema=schema)
 
 
@@ -165,14 +374,24 @@ def export(
     output: Path | None = None,
     sector_levels: list[str] | None = None,
     decimal_comma: bool = False,
+    progress: Progress | None = None,
 ) -> ExportResult:
     if fmt not in FORMATS:
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : parquet, csv.")
+    if level not in EXPORT_LEVELS:
+        raise UsageError(f"Niveau inconnu : « {level} ».", hint="Niveaux : " + ", ".join(EXPORT_LEVELS))
     for s in sector_levels or []:
         if s not in SECTOR_LEVELS:
             raise UsageError(f"Niveau sectoriel inconnu : « {s} ».", hint="Niveaux : " + ", ".join(SECTOR_LEVELS))
+    refreshed = 0
+    with open_warehouse(warehouse) as wh:
+        stale = bool(plan(wh, years))
+    if stale:
+        # aggregates older than the last load: bring them up to date first (needs the write lock)
+        refreshed = len(aggregate(warehouse, years=years, progress=progress).computed)
     with open_warehouse(warehouse) as wh:
         df, notes = level_frame(wh, level, years, sector_levels)
         path = output or default_path(wh, level, years, fmt)
     write_frame(df, path, fmt, decimal_comma)
-    return ExportResult(path=path, rows=df.height, notes=notes, sources=sorted(df["source"].unique().to_list()))
+    srcs = sorted({s for v in df["sources"].unique().drop_nulls() for s in v.split("+")})
+    return ExportResult(path=path, rows=df.height, notes=notes, sources=srcs, refreshed=refreshed)

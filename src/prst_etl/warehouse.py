@@ -128,6 +128,26 @@ def _m1(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration(2, "aggregates: one row per aggregated file")
+def _m2(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE aggregates (
+            load_id INTEGER NOT NULL,
+            source VARCHAR NOT NULL,
+            table_name VARCHAR NOT NULL,
+            year INTEGER NOT NULL,
+            geo_level VARCHAR NOT NULL,
+            fingerprint VARCHAR NOT NULL,
+            path VARCHAR NOT NULL,
+            n_rows BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (load_id, table_name, year, geo_level, fingerprint)
+        )
+        """
+    )
+
+
 def _now() -> datetime:
     """Current time in UTC, naive (stored as TIMESTAMP: no time-zone library needed to read it)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -335,19 +355,25 @@ class Warehouse:
             df.write_parquet(tmp)
             os.replace(tmp, folder / f"{name}.parquet")
 
+    @property
+    def aggregates_dir(self) -> Path:
+        return self.root / "aggregates"
+
     def collect_garbage(self) -> list[str]:
-        """Delete Parquet files that no committed load references (left by an interrupted command)."""
-        if not self.facts_dir.exists():
-            return []
+        """Delete Parquet files the catalogue does not reference (left by an interrupted command)."""
         referenced = set(self.query("SELECT path FROM load_parts")["path"].to_list())
+        referenced |= set(self.query("SELECT path FROM aggregates")["path"].to_list())
         removed = []
-        for p in sorted(self.facts_dir.rglob("*")):
-            if p.is_file() and (p.suffix == ".tmp" or self.rel(p) not in referenced):
-                p.unlink()
-                removed.append(self.rel(p))
-        for d in sorted(self.facts_dir.rglob("*"), reverse=True):
-            if d.is_dir() and not any(d.iterdir()):
-                d.rmdir()
+        for folder in (self.facts_dir, self.aggregates_dir):
+            if not folder.exists():
+                continue
+            for p in sorted(folder.rglob("*")):
+                if p.is_file() and (p.suffix == ".tmp" or self.rel(p) not in referenced):
+                    p.unlink()
+                    removed.append(self.rel(p))
+            for d in sorted(folder.rglob("*"), reverse=True):
+                if d.is_dir() and not any(d.iterdir()):
+                    d.rmdir()
         return removed
 
 
@@ -363,6 +389,7 @@ _README = """Entrepôt prst — ne modifiez pas ces fichiers à la main.
 
 prst.duckdb        catalogue (chargements, fichiers, événements) — lisible avec DuckDB
 facts/             faits (comptages additifs), un fichier Parquet par chargement, table et année
+aggregates/        agrégats de « prst aggregate » : tous niveaux et toutes dimensions, par niveau géographique
 catalogue/         copies Parquet du catalogue : parts.parquet dit quel fichier est « current »
 exports/           exports produits par « prst export »
 
@@ -463,7 +490,7 @@ def open_warehouse(path: Path | str | None = None, *, write: bool = False, creat
             lock.release()
 
 
-PRST_ENTRIES = (DB_NAME, DB_NAME + ".wal", "facts", "catalogue", "exports", "README.txt", LOCK_NAME)
+PRST_ENTRIES = (DB_NAME, DB_NAME + ".wal", "facts", "aggregates", "catalogue", "exports", "README.txt", LOCK_NAME)
 """What prst writes in a warehouse folder (anything else there is left alone)."""
 
 

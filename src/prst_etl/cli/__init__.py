@@ -14,7 +14,9 @@ from prst_etl.cli import export as _export
 from prst_etl.cli import ingest as _ingest
 from prst_etl.cli import loads as _loads
 from prst_etl.cli import sources as _sources
+from prst_etl.cli import aggregate as _aggregate
 from prst_etl.cli import demo as _demo
+from prst_etl.cli import indicators as _indicators
 
 app = typer.Typer(
     name="prst",
@@ -44,7 +46,9 @@ def _root(
 
 
 app.command("ingest")(_ingest.ingest)
+app.command("aggregate")(_aggregate.aggregate)
 app.command("export")(_export.export)
+app.add_typer(_indicators.app, name="indicators")
 app.add_typer(_sources.app, name="sources")
 app.add_typer(_loads.app, name="loads")
 app.command("demo")(_demo.demo)

@@ -9,7 +9,7 @@ import typer
 
 from prst_etl import export as core
 from prst_etl.cli.common import WarehouseOpt, handle_errors
-from prst_etl.console import err, fmt_int, out
+from prst_etl.console import err, fmt_int, out, progress_steps
 
 
 @handle_errors
@@ -17,7 +17,7 @@ def export(
     level: Annotated[
         str,
         typer.Option(
-            "--level", "-l", help="Niveau géographique : france, region, departement, zone-emploi, commune."
+            "--level", "-l", help="Niveau géographique : france, region, departement, zone-emploi, commune, spsti."
         ),
     ] = "region",
     year: Annotated[list[int] | None, typer.Option("--year", "-y", help="Année(s) (défaut : toutes).")] = None,
@@ -36,8 +36,10 @@ def export(
 
     Colonnes : geo_level, geo_code, geo_label, sector_level, sector_code, sector_label, sex,
     age_band, dimensions propres aux sources (ctn, risk_family…), year, indicator, value, status,
-    source. « _T » désigne le total d'une dimension (tous secteurs, tous âges, deux sexes).
-    Les taux (IF, TF, TG, IG) sont calculés au niveau demandé comme rapport des sommes.
+    ci_low, ci_high (intervalle de confiance à 95 %), coverage (couverture du territoire), sources.
+    « _T » désigne le total d'une dimension (tous secteurs, tous âges, deux sexes). Les taux du
+    catalogue (prst indicators) sont calculés au niveau demandé comme rapport des sommes. Si des
+    chargements sont plus récents que les agrégats, ceux-ci sont d'abord mis à jour.
 
     Exemples :
 
@@ -45,10 +47,16 @@ def export(
 
       prst export --level zone-emploi --format csv --sector-level a38 --sector-level ensemble
     """
-    res = core.export(
-        level, warehouse=warehouse, years=year or None, fmt=fmt, output=output,
-        sector_levels=sector_level or None, decimal_comma=decimal_comma,
-    )  # fmt: skip
+    with progress_steps() as step:
+        res = core.export(
+            level, warehouse=warehouse, years=year or None, fmt=fmt, output=output,
+            sector_levels=sector_level or None, decimal_comma=decimal_comma, progress=step,
+        )  # fmt: skip
+    if res.refreshed:
+        err.print(
+            f"[yellow]Agrégats mis à jour d'abord[/yellow] : {res.refreshed} fichier(s) recalculé(s) "
+            "(des chargements étaient plus récents que le dernier « prst aggregate »)."
+        )
     for n in res.notes:
         err.print(f"[yellow]Remarque[/yellow] : {n}")
     if res.rows == 0:

@@ -10,17 +10,24 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
+from prst_etl.aggregate import aggregate
 from prst_etl.export import export
 from prst_etl.ingest import ingest
 from prst_etl.report import Report
 from prst_etl.warehouse import remove_warehouse, resolve_path
 
 DEMO_FILES: list[tuple[str, str]] = [
+    ("spsti-perimetres", "spsti-perimetres_2024.csv"),
     ("ameli-at", "2024-stat-nationales-at-ctn-naf.xlsx"),
     ("carsat-mp", "carsat-mp_2024_communes.xlsx"),
     ("carsat-lr", "carsat-lr_2024_departements_sexe_age.xlsx"),
 ]
-DEMO_EXPORTS = [("region", ["a38", "ensemble"]), ("departement", ["a38", "ensemble"]), ("zone-emploi", ["a21", "ensemble"])]
+DEMO_EXPORTS = [
+    ("region", ["a38", "ensemble"]),
+    ("departement", ["a21", "ensemble"]),
+    ("zone-emploi", ["a21", "ensemble"]),
+    ("spsti", ["a21", "ensemble"]),
+]
 
 
 def data_dir() -> Path:
@@ -36,6 +43,9 @@ def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iter
         yield f"\n[bold]prst ingest {source} {name}[/bold]"
         report = ingest(source, data_dir() / name, warehouse=root)
         yield report
+    yield "\n[bold]prst aggregate[/bold]"
+    rep = aggregate(root)
+    yield f"{len(rep.computed)} fichiers d'agrégats calculés."
     for level, sectors in DEMO_EXPORTS:
         res = export(level, warehouse=root, fmt="csv", sector_levels=sectors)
         yield f"\n[bold]prst export --level {level} --format csv[/bold] → {res.path} ({res.rows} lignes)"

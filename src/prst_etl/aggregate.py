@@ -1,0 +1,312 @@
+"""``prst aggregate``: every level and dimension, from the finest grain each source gives.
+
+For each current load part (source × table × year) and each geographic level
+reachable from the source's own level, one Parquet file of aggregated cells:
+
+* geography: commune → zone d'emploi (the Occitanie part of an interregional
+  zone is its own code, ``0052-76``) → département → région → France (only for
+  a national source); commune → SPSTI perimeter (the perimeters valid that year;
+  a BTP service only counts NAF section F); SPSTI × département → SPSTI,
+  département, région. Never a finer level from a coarser one, never
+  département ↔ zone d'emploi, never SPSTI → région;
+* sector: NAF sub-class → class → group → A88 → A64 → A38 → A21 (and A17, A10)
+  → ``ensemble`` (from whatever level the source gives);
+* sex → ``_T``; age bands → the coarser bands they nest in (see
+  :data:`~prst_etl.dimensions.AGE_GROUPINGS`) → ``_T``; every extra dimension → ``_T``.
+
+A sum that includes a cell without a number (``s``, ``nd``, ``///``) has none
+and carries the sign. Incremental: a file is keyed by its load and a
+fingerprint of what it depends on (the aggregation version; for SPSTI levels,
+the perimeter loads), so re-running with nothing new does nothing and a new
+load recomputes only what it touches. Atomic: files are written first, then
+recorded in one transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from prst_etl import geography, reference, sectors
+from prst_etl.dimensions import TOTAL, age_rollup
+from prst_etl.facts import KEY_COLUMNS, drop_empty_status, with_status_columns
+from prst_etl.rollup import add_totals, sum_cells
+from prst_etl.sources import all_sources
+from prst_etl.sources.base import TableSpec
+from prst_etl.warehouse import Warehouse, _now, fault, open_warehouse
+
+AGG_VERSION = "1"
+"""Bump when the aggregation rules change: every aggregate is then recomputed."""
+PERIMETER_SOURCE = "spsti-perimetres"
+GEO_TARGETS: dict[str, tuple[str, ...]] = {
+    "commune": ("commune", "zone-emploi", "departement", "region", "france", "spsti"),
+    "zone-emploi": ("zone-emploi", "region", "france"),
+    "departement": ("departement", "region", "france"),
+    "region": ("region", "france"),
+    "france": ("france",),
+    "spsti-departement": ("spsti-departement", "spsti", "departement", "region"),
+    "spsti": ("spsti",),
+}
+"""Levels computed from each level (itself included)."""
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class AggregateReport:
+    computed: list[dict[str, object]] = field(default_factory=list)
+    up_to_date: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, object]:
+        return {"computed": self.computed, "up_to_date": self.up_to_date, "notes": self.notes}
+
+
+# -- geography --------------------------------------------------------------------------
+def perimeter_rows(wh: Warehouse) -> pl.DataFrame | None:
+    lf = wh.scan_facts(PERIMETER_SOURCE, "perimetres")
+    return None if lf is None else lf.collect()
+
+
+def perimeter_loads(wh: Warehouse) -> list[int]:
+    cur = wh.current_parts().filter(pl.col("source") == PERIMETER_SOURCE)
+    return sorted(cur["load_id"].unique().to_list())
+
+
+def spsti_map(perims: pl.DataFrame | None, year: int) -> pl.DataFrame:
+    """``commune → spsti`` for one year, with the service's scope (``champ``) and name."""
+    from prst_etl.sources.spsti import perimeters
+
+    if perims is None:
+        return pl.DataFrame(schema={"commune": pl.String, "spsti": pl.String, "spsti_nom": pl.String, "champ": pl.String})
+    return perimeters(perims, year)
+
+
+def geo_targets(from_level: str, coverage: list[str], has_perimeters: bool) -> list[str]:
+    """Levels to compute for a part given at ``from_level`` covering ``coverage``."""
+    out = []
+    for level in GEO_TARGETS.get(from_level, (from_level,)):
+        if level == "france" and coverage != ["FR"]:
+            continue  # a regional source does not give France
+        if level == "spsti" and from_level == "commune" and not has_perimeters:
+            continue
+        out.append(level)
+    return out
+
+
+def geo_map(from_level: str, to_level: str, codes: pl.Series, spsti: pl.DataFrame) -> pl.DataFrame:
+    """``geo_code → target`` (and ``champ`` for SPSTI targets) for the codes of a part."""
+    if from_level == to_level:
+        return pl.DataFrame({"geo_code": codes.unique(), "target": codes.unique()})
+    if to_level == "spsti" and from_level == "commune":
+        return spsti.select(pl.col("commune").alias("geo_code"), pl.col("spsti").alias("target"), "champ")
+    if from_level == "spsti-departement":
+        parts = pl.DataFrame({"geo_code": codes.unique()}).with_columns(
+            spsti=pl.col("geo_code").str.split("@").list.first(), dep=pl.col("geo_code").str.split("@").list.last()
+        )
+        if to_level == "spsti":
+            return parts.select("geo_code", pl.col("spsti").alias("target"))
+        if to_level == "departement":
+            return parts.select("geo_code", pl.col("dep").alias("target"))
+        deps = reference.departements().select(pl.col("code").alias("dep"), pl.col("region").alias("target"))
+        return parts.join(deps, on="dep").select("geo_code", "target")
+    m = geography.rollup_map(from_level)  # type: ignore[arg-type]
+    return m.filter(pl.col("level") == to_level).select(pl.col("code").alias("geo_code"), "target")
+
+
+def territory_departements(level: str, spsti: pl.DataFrame | None = None) -> pl.DataFrame:
+    """``geo_code, departement``: the départements a territory lies in (for coverage)."""
+    deps = reference.departements()
+    if level == "commune":
+        cur = reference.communes(2025).filter(pl.col("type") == "commune-actuelle")
+        return cur.select(pl.col("code").alias("geo_code"), "departement")
+    if level == "zone-emploi":
+        cur = reference.communes(2025).filter(pl.col("type") == "commune-actuelle").select("code", "departement")
+        return reference.commune_ze().join(cur, on="code").select(pl.col("ze_code").alias("geo_code"), "departement").unique()
+    if level == "departement":
+        return deps.select(pl.col("code").alias("geo_code"), pl.col("code").alias("departement"))
+    if level == "region":
+        return deps.select(pl.col("region").alias("geo_code"), pl.col("code").alias("departement"))
+    if level == "france":
+        return deps.select(pl.lit("FR").alias("geo_code"), pl.col("code").alias("departement"))
+    if level == "spsti":
+        if spsti is None or spsti.height == 0:
+            return pl.DataFrame(schema={"geo_code": pl.String, "departement": pl.String})
+        cur = reference.communes(2025).select(pl.col("code").alias("commune"), "departement").unique("commune")
+        return spsti.join(cur, on="commune").select(pl.col("spsti").alias("geo_code"), "departement").unique()
+    if level == "spsti-departement":
+        return pl.DataFrame(schema={"geo_code": pl.String, "departement": pl.String})
+    raise ValueError(level)
+
+
+# -- the cube ---------------------------------------------------------------------------
+def section_f_codes(level: str) -> list[str]:
+    """Codes of a sector level that lie in NAF section F (construction), for BTP services."""
+    try:
+        m = sectors.rollup_map(level)  # type: ignore[arg-type]
+    except ValueError:
+        return []
+    return m.filter((pl.col("level") == "a21") & (pl.col("target") == "F"))["code"].to_list()
+
+
+def cube(
+    facts: pl.LazyFrame,
+    spec: TableSpec,
+    from_level: str,
+    to_level: str,
+    spsti: pl.DataFrame,
+) -> pl.LazyFrame:
+    """All combinations of levels of one part at one geographic level."""
+    dims = list(KEY_COLUMNS) + list(spec.extra_dims)
+    measures = spec.measure_ids
+    lf = with_status_columns(facts.drop("load_id", strict=False), spec)
+    meta = lf.select(
+        pl.col("geo_code").unique().implode(),
+        pl.col("sector_level").unique().implode(),
+        pl.col("age_band").unique().implode(),
+    ).collect()
+    codes = meta["geo_code"][0]
+    sector_level = meta["sector_level"][0][0] if len(meta["sector_level"][0]) else "ensemble"
+
+    # Geography
+    if to_level != from_level:
+        gmap = geo_map(from_level, to_level, codes, spsti).lazy()
+        lf = lf.join(gmap, on="geo_code", how="inner")
+        if "champ" in gmap.collect_schema().names():
+            # a BTP service counts only construction (NAF section F)
+            lf = lf.filter((pl.col("champ") != "btp") | pl.col("sector_code").is_in(section_f_codes(sector_level)))
+            lf = lf.drop("champ")
+        lf = lf.with_columns(geo_code=pl.col("target"), geo_level=pl.lit(to_level)).drop("target")
+        lf = sum_cells(lf, dims, measures)
+
+    # Sector: every level reachable from the source's
+    smap = sectors.rollup_map(sector_level).select(  # type: ignore[arg-type]
+        pl.col("code").alias("sector_code"), pl.col("level").alias("_lvl"), pl.col("target")
+    )
+    lf = sum_cells(
+        lf.join(smap.lazy(), on="sector_code", how="inner")
+        .with_columns(sector_code=pl.col("target"), sector_level=pl.col("_lvl"))
+        .drop("target", "_lvl"),
+        dims,
+        measures,
+    )
+
+    # Age bands: coarser bands where they nest, and all ages
+    pairs = age_rollup(meta["age_band"][0].to_list())
+    if pairs and pairs != [(TOTAL, TOTAL)]:
+        amap = pl.DataFrame(pairs, schema=["age_band", "_target"], orient="row").lazy()
+        lf = sum_cells(
+            lf.join(amap, on="age_band", how="inner").with_columns(age_band=pl.col("_target")).drop("_target"),
+            dims,
+            measures,
+        )
+
+    # Sex and the source's own dimensions: add « all »
+    for d in ["sex", *spec.extra_dims]:
+        lf = add_totals(lf, d, dims, measures)
+    return lf
+
+
+# -- the command ----------------------------------------------------------------------------
+def fingerprint(level: str, perimeter_ids: list[int]) -> str:
+    text = f"v{AGG_VERSION}" + (f"|perimetres:{','.join(map(str, perimeter_ids))}" if level == "spsti" else "")
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def plan(wh: Warehouse, years: list[int] | None = None, source_ids: list[str] | None = None) -> list[dict[str, object]]:
+    """Aggregated files missing for the current loads (what ``aggregate`` would compute)."""
+    sources = all_sources()
+    cur = wh.current_parts()
+    cur = cur.filter(~pl.col("source").is_in([s for s, c in sources.items() if c.reference]))
+    cur = cur.filter(pl.col("source").is_in(list(sources)))
+    if years:
+        cur = cur.filter(pl.col("year").is_in(years))
+    if source_ids:
+        cur = cur.filter(pl.col("source").is_in(source_ids))
+    loads = wh.query("SELECT load_id, geo_level, coverage FROM loads")
+    cur = cur.join(loads, on="load_id", how="left")
+    have = {
+        (r["load_id"], r["table_name"], r["year"], r["geo_level"], r["fingerprint"])
+        for r in wh.query("SELECT load_id, table_name, year, geo_level, fingerprint FROM aggregates").iter_rows(named=True)
+    }
+    pids = perimeter_loads(wh)
+    todo = []
+    for r in cur.iter_rows(named=True):
+        for level in geo_targets(r["geo_level"], list(r["coverage"] or []), bool(pids)):
+            fp = fingerprint(level, pids)
+            if (r["load_id"], r["table_name"], r["year"], level, fp) not in have:
+                todo.append({**r, "target": level, "fingerprint": fp})
+    return todo
+
+
+def aggregate(
+    warehouse: Path | str | None = None,
+    *,
+    years: list[int] | None = None,
+    sources: list[str] | None = None,
+    progress: Progress | None = None,
+    wh: Warehouse | None = None,
+) -> AggregateReport:
+    """Compute the missing aggregates (all of them when none exist)."""
+    if wh is None:
+        with open_warehouse(warehouse, write=True) as w:
+            return aggregate(years=years, sources=sources, progress=progress, wh=w)
+    step = progress or (lambda _m: None)
+    report = AggregateReport()
+    todo = plan(wh, years, sources)
+    n_current = wh.query("SELECT count(*) AS n FROM aggregates")["n"][0]
+    report.up_to_date = int(n_current)
+    if not todo:
+        return report
+    registry = all_sources()
+    perims = perimeter_rows(wh)
+    rows = []
+    for i, t in enumerate(todo, 1):
+        step(f"agrégation {i}/{len(todo)} : {t['source']} {t['table_name']} {t['year']} → {t['target']}")
+        spec = registry[t["source"]]().table(t["table_name"])  # type: ignore[index]
+        facts = pl.scan_parquet(wh.abs(t["path"]))  # type: ignore[arg-type]
+        spsti = spsti_map(perims, int(t["year"]))  # type: ignore[arg-type]
+        df = drop_empty_status(cube(facts, spec, t["geo_level"], t["target"], spsti).collect())  # type: ignore[arg-type]
+        folder = wh.aggregates_dir / str(t["source"]) / str(t["table_name"]) / f"year={t['year']}" / f"load-{t['load_id']}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{t['target']}-{t['fingerprint']}.parquet"
+        tmp = path.with_suffix(".parquet.tmp")
+        df.write_parquet(tmp, compression="zstd", statistics=True)
+        os.replace(tmp, path)
+        rows.append(
+            {"load_id": t["load_id"], "source": t["source"], "table_name": t["table_name"], "year": t["year"],
+             "geo_level": t["target"], "fingerprint": t["fingerprint"], "path": wh.rel(path), "n_rows": df.height}
+        )  # fmt: skip
+    fault("after-aggregate-write")
+    now = _now()
+    wh.con.execute("BEGIN TRANSACTION")
+    try:
+        for r in rows:
+            wh.con.execute(
+                "INSERT OR REPLACE INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [r["load_id"], r["source"], r["table_name"], r["year"], r["geo_level"], r["fingerprint"], r["path"], r["n_rows"], now],
+            )
+        fault("inside-aggregate-commit")
+        wh.con.execute("COMMIT")
+    except BaseException:
+        wh.con.execute("ROLLBACK")
+        raise
+    report.computed = rows
+    return report
+
+
+def current_aggregates(wh: Warehouse, level: str, years: list[int] | None = None) -> pl.DataFrame:
+    """The aggregated files export reads for one level: those of the current loads and fingerprints."""
+    cur = wh.current_parts().select("load_id", "source", "table_name", "year")
+    pids = perimeter_loads(wh)
+    fp = fingerprint(level, pids)
+    agg = wh.query("SELECT * FROM aggregates WHERE geo_level = ? AND fingerprint = ?", [level, fp])
+    out = agg.join(cur, on=["load_id", "source", "table_name", "year"], how="inner")
+    if years:
+        out = out.filter(pl.col("year").is_in(years))
+    return out.sort("source", "table_name", "year")

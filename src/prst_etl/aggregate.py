@@ -91,7 +91,7 @@ def geo_targets(from_level: str, coverage: list[str], has_perimeters: bool) -> l
     """Levels to compute for a part given at ``from_level`` covering ``coverage``."""
     out = []
     for level in GEO_TARGETS.get(from_level, (from_level,)):
-        if level == "france" and coverage != ["FR"]:
+        if level == "france" and coverage != ["FR"] and from_level != "france":
             continue  # a regional source does not give France
         if level == "spsti" and from_level == "commune" and not has_perimeters:
             continue

@@ -37,6 +37,11 @@ def main() -> None:
     lr = samples.to_departements(samples.split_sex_age(samples.spread_over_communes(nat, "carsat-lr", seed=5)))
     lr = lr.filter(pl.col("Nombre de salariés") >= 3)
     samples.write_workbook(lr, DEMO / "carsat-lr_2024_departements_sexe_age.xlsx", year=2024)
+    # 2023: the same tables scaled with the caisses' real 2023/2024 totals (for diff-years)
+    for caisse, table, name in (("carsat-mp", mp, "carsat-mp_2023_communes.xlsx"), ("carsat-lr", lr, "carsat-lr_2023_departements_sexe_age.xlsx")):
+        (at23, sal23), (at24, sal24) = samples.REAL_TOTALS[caisse][2023], samples.REAL_TOTALS[caisse][2024]
+        prev = samples.other_year(table, employees=sal23 / sal24, events=at23 / at24, seed=23)
+        samples.write_workbook(prev, DEMO / name, year=2023)
 
     # Test fixtures: small, named after what they show
     small = samples.spread_over_communes(nat, "carsat-mp", seed=11).filter(pl.col("AT en 1er règlement") > 0).head(60)

@@ -12,7 +12,8 @@ from prst_etl import __version__
 from prst_etl.cli import app
 from prst_etl.ingest import ingest as ingest_lib
 
-COMMANDS = [["ingest"], ["aggregate"], ["export"], ["indicators"], ["indicators", "show"], ["sources"], ["sources", "show"], ["loads"], ["demo"]]
+COMMANDS = [["ingest"], ["aggregate"], ["export"], ["indicators"], ["indicators", "show"], ["sources"], ["sources", "show"], ["loads"], ["loads", "revert"],
+            ["diff-years"], ["release", "create"], ["release", "list"], ["release", "show"], ["demo"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
@@ -84,7 +85,7 @@ def test_loads_lists_what_was_ingested(cli, wh) -> None:  # type: ignore[no-unty
 def test_help_of_the_app_lists_every_command(cli) -> None:  # type: ignore[no-untyped-def]
     text = cli("--help").stdout
     registered = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    assert registered == {"ingest", "aggregate", "export", "indicators", "sources", "loads", "demo"}
+    assert registered == {"ingest", "aggregate", "export", "diff-years", "indicators", "sources", "loads", "release", "demo"}
     for name in registered:
         assert name in text
 
@@ -97,4 +98,5 @@ def test_every_command_accepts_the_warehouse_option(cli, wh) -> None:  # type: i
     r = cli("sources", "show", "carsat-mp", "--warehouse", wh)
     assert "Années chargées dans l'entrepôt : 2024" in r.stdout
     for cmd in COMMANDS:
-        assert "--warehouse" in cli(*cmd, "--help").stdout, cmd
+        if cmd != ["release"]:
+            assert "--warehouse" in cli(*cmd, "--help").stdout, cmd

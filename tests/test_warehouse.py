@@ -68,8 +68,18 @@ def test_corrected_file_supersedes_the_earlier_load(cli, wh, small, tmp_path) ->
     first = write_xlsx(small, tmp_path / "v1.xlsx")
     fixed = write_xlsx(set_cell(small, 0, "AT en 1er règlement", "1000"), tmp_path / "v2.xlsx")
     assert cli("ingest", "carsat-mp", first, "-w", wh).exit_code == 0
-    r = cli("ingest", "carsat-mp", fixed, "-w", wh, "--json")
+    # a script must say --yes: without it, the plan is shown and nothing is written
+    before = snapshot(wh)
+    r = cli("ingest", "carsat-mp", fixed, "-w", wh)
+    assert r.exit_code == 2 and "--yes" in r.stderr and "modifiées" in r.stderr
+    assert snapshot(wh) == before
+    r = cli("ingest", "carsat-mp", fixed, "-w", wh, "--json", "--yes")
     rep = json.loads(r.stdout)
+    plan = {p["measure"]: p for p in rep["plan"]}
+    assert set(plan) == {"at_1er_reglement", "at_risque_non_code"}  # the corrected cell and the remainder it feeds
+    p = plan["at_1er_reglement"]
+    assert (p["added"], p["removed"], p["changed"]) == (0, 0, 1)
+    assert p["total_after"] - p["total_before"] == 1000 - float(small["AT en 1er règlement"][0])
     assert rep["outcome"] == "loaded" and rep["load_id"] == 2 and rep["supersedes"] == [1]
     with open_warehouse(wh) as w:
         loads = w.loads()
@@ -85,7 +95,7 @@ def test_corrected_file_supersedes_the_earlier_load(cli, wh, small, tmp_path) ->
     at = small["AT en 1er règlement"].cast(pl.Float64)
     assert reg["value"].item() == at.sum() - at[0] + 1000
     # ingesting the first file again makes it current again (a new load, history kept)
-    rep = json.loads(cli("ingest", "carsat-mp", first, "-w", wh, "--json").stdout)
+    rep = json.loads(cli("ingest", "carsat-mp", first, "-w", wh, "--json", "--yes").stdout)
     assert rep["outcome"] == "loaded" and rep["supersedes"] == [2]
 
 

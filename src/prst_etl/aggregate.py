@@ -250,11 +250,12 @@ def aggregate(
     years: list[int] | None = None,
     sources: list[str] | None = None,
     progress: Progress | None = None,
+    as_of: str | None = None,
     wh: Warehouse | None = None,
 ) -> AggregateReport:
-    """Compute the missing aggregates (all of them when none exist)."""
+    """Compute the missing aggregates of the current state (or of the state ``as_of``)."""
     if wh is None:
-        with open_warehouse(warehouse, write=True) as w:
+        with open_warehouse(warehouse, write=True, as_of=as_of) as w:
             return aggregate(years=years, sources=sources, progress=progress, wh=w)
     step = progress or (lambda _m: None)
     report = AggregateReport()

@@ -59,6 +59,8 @@ def render_report(report: Report, console: Console | None = None) -> None:
         c.print("Année de référence : " + ", ".join(map(str, report.years)))
     if report.issues:
         _issues_table(report, c)
+    if report.plan:
+        render_plan(report.plan, c)
     if report.outcome == "rejected":
         c.print(
             f"[red bold]Fichier refusé[/red bold] : {fmt_int(len(report.errors))} erreur(s)"
@@ -71,6 +73,8 @@ def render_report(report: Report, console: Console | None = None) -> None:
             + ", ".join(f"{t} : {fmt_int(n)} cases" for t, n in report.tables.items())
             + ". Rien n'a été écrit."
         )
+    elif report.outcome == "cancelled":
+        c.print("[yellow]Remplacement non appliqué[/yellow] : rien n'a été écrit.")
     elif report.outcome == "unchanged":
         c.print(
             f"[yellow]Ce fichier est déjà chargé[/yellow] (chargement n° {report.load_id}, identique octet pour octet) : "
@@ -87,6 +91,20 @@ def render_report(report: Report, console: Console | None = None) -> None:
                 + ", ".join(map(str, report.supersedes))
                 + " (même source et même année), qui reste(nt) dans l'historique (prst loads)."
             )
+
+
+def render_plan(plan: list[dict], c: Console | None = None) -> None:  # type: ignore[type-arg]
+    """What a corrected file changes compared with the load it replaces."""
+    c = c or out
+    t = Table(title="Ce que ce fichier change par rapport au chargement qu'il remplace", title_justify="left")
+    for col in ("Table", "Année", "Niveau", "Mesure", "Cases ajoutées", "supprimées", "modifiées", "Total avant", "Total après"):
+        t.add_column(col, overflow="fold")
+    for p in plan:
+        t.add_row(
+            str(p["table"]), str(p["year"]), str(p["level"]), str(p["measure"]), fmt_int(p["added"]), fmt_int(p["removed"]),
+            fmt_int(p["changed"]), fmt_int(p["total_before"]), fmt_int(p["total_after"]),
+        )  # fmt: skip
+    c.print(t)
 
 
 def _issues_table(report: Report, c: Console) -> None:

@@ -347,9 +347,30 @@ def _empty(extras: list[str]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def default_path(wh: Warehouse, level: str, years: list[int] | None, fmt: str) -> Path:
+def frame_as_of(
+    warehouse: Path | str | None,
+    level: str,
+    years: list[int] | None,
+    sector_levels: list[str] | None,
+    as_of: str | None,
+    progress: Progress | None = None,
+) -> tuple[pl.DataFrame, list[str], int, Path]:
+    """The level frame of the current state or of a past one, aggregates brought up to date first."""
+    refreshed = 0
+    with open_warehouse(warehouse, as_of=as_of) as wh:
+        stale = bool(plan(wh, years))
+    if stale:
+        # aggregates older than the last load: bring them up to date first (needs the write lock)
+        refreshed = len(aggregate(warehouse, years=years, progress=progress, as_of=as_of).computed)
+    with open_warehouse(warehouse, as_of=as_of) as wh:
+        df, notes = level_frame(wh, level, years, sector_levels)
+        return df, notes, refreshed, wh.root
+
+
+def default_path(root: Path, level: str, years: list[int] | None, fmt: str, as_of: str | None = None) -> Path:
     yr = "-".join(map(str, sorted(years))) if years else "toutes-annees"
-    return wh.exports_dir / f"prst_{level}_{yr}.{fmt}"
+    tag = f"_{as_of.replace(':', '-')}" if as_of else ""
+    return root / "exports" / f"prst_{level}_{yr}{tag}.{fmt}"
 
 
 def write_frame(df: pl.DataFrame, path: Path, fmt: str, decimal_comma: bool = False) -> None:
@@ -375,6 +396,7 @@ def export(
     sector_levels: list[str] | None = None,
     decimal_comma: bool = False,
     progress: Progress | None = None,
+    as_of: str | None = None,
 ) -> ExportResult:
     if fmt not in FORMATS:
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : parquet, csv.")
@@ -383,15 +405,8 @@ def export(
     for s in sector_levels or []:
         if s not in SECTOR_LEVELS:
             raise UsageError(f"Niveau sectoriel inconnu : « {s} ».", hint="Niveaux : " + ", ".join(SECTOR_LEVELS))
-    refreshed = 0
-    with open_warehouse(warehouse) as wh:
-        stale = bool(plan(wh, years))
-    if stale:
-        # aggregates older than the last load: bring them up to date first (needs the write lock)
-        refreshed = len(aggregate(warehouse, years=years, progress=progress).computed)
-    with open_warehouse(warehouse) as wh:
-        df, notes = level_frame(wh, level, years, sector_levels)
-        path = output or default_path(wh, level, years, fmt)
+    df, notes, refreshed, wh_root = frame_as_of(warehouse, level, years, sector_levels, as_of, progress)
+    path = output or default_path(wh_root, level, years, fmt, as_of)
     write_frame(df, path, fmt, decimal_comma)
     srcs = sorted({s for v in df["sources"].unique().drop_nulls() for s in v.split("+")})
     return ExportResult(path=path, rows=df.height, notes=notes, sources=srcs, refreshed=refreshed)

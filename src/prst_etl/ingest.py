@@ -15,6 +15,53 @@ GEO_VINTAGE = "COG2025"
 """Commune geography every load is normalised to."""
 
 Progress = Callable[[str], None]
+Confirm = Callable[[list[dict[str, object]]], bool]
+
+
+def plan_changes(wh, source_id: str, ext, replaced_parts) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    """What replacing the current load(s) by this file changes: per table, year and measure, the
+    cells added, removed and changed at the source's own level, and the total before and after."""
+    import polars as pl
+
+    from prst_etl.facts import KEY_COLUMNS, status_col, with_status_columns
+    from prst_etl.sources import get_source
+
+    spec_of = {t.name: t for t in get_source(source_id).tables}
+    out: list[dict[str, object]] = []
+    for r in replaced_parts.iter_rows(named=True):
+        table, year = r["table_name"], r["year"]
+        if table not in ext.tables:
+            continue
+        spec = spec_of[table]
+        dims = list(KEY_COLUMNS) + list(spec.extra_dims)
+        old = with_status_columns(pl.scan_parquet(wh.abs(r["path"])).drop("load_id"), spec).collect()
+        new = with_status_columns(ext.tables[table].filter(pl.col("year") == year).lazy(), spec).collect()
+        j = old.join(new, on=dims, how="full", coalesce=True, suffix="_new", nulls_equal=True)
+        present_old = pl.col("_o").is_not_null()
+        present_new = pl.col("_n").is_not_null()
+        j = j.join(old.select(*dims, pl.lit(True).alias("_o")), on=dims, how="left", nulls_equal=True)
+        j = j.join(new.select(*dims, pl.lit(True).alias("_n")), on=dims, how="left", nulls_equal=True)
+        for m in spec.measure_ids:
+            st = status_col(m)
+            changed = present_old & present_new & ~(
+                pl.col(m).eq_missing(pl.col(m + "_new")) & pl.col(st).eq_missing(pl.col(st + "_new"))
+            )
+            row = j.select(
+                (present_new & ~present_old).sum().alias("added"),
+                (present_old & ~present_new).sum().alias("removed"),
+                changed.sum().alias("changed"),
+                pl.col(m).sum().alias("total_before"),
+                pl.col(m + "_new").sum().alias("total_after"),
+            ).row(0, named=True)
+            if row["added"] or row["removed"] or row["changed"]:
+                out.append({"table": table, "year": year, "measure": m, "level": ext.geo_level, **row})
+    return out
+
+
+def _plan(wh, source_id: str, ext) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+    cur = wh.current_parts()
+    mine = cur.filter((cur["source"] == source_id) & cur["table_name"].is_in(list(ext.tables)) & cur["year"].is_in(ext.years))
+    return plan_changes(wh, source_id, ext, mine) if mine.height else []
 
 
 def sha256_of(path: Path) -> str:
@@ -36,6 +83,7 @@ def ingest(
     dry_run: bool = False,
     note: str | None = None,
     progress: Progress | None = None,
+    confirm: Confirm | None = None,
 ) -> Report:
     """Read, validate and (unless ``dry_run`` or invalid) load one file. Returns the report."""
     step = progress or (lambda _msg: None)
@@ -54,11 +102,18 @@ def ingest(
     if not report.valid:
         report.outcome = "rejected"
         return report
+    sha = sha256_of(path)
     if dry_run:
         report.outcome = "dry-run"
+        from prst_etl.errors import WarehouseError
+
+        try:  # a provider checking a file has no warehouse: the plan is shown only when there is one
+            with open_warehouse(warehouse) as wh:
+                report.plan = _plan(wh, source_id, ext)
+        except WarehouseError:
+            pass
         return report
 
-    sha = sha256_of(path)
     with open_warehouse(warehouse, write=True) as wh:
         same = wh.find_same_file(source_id, sha)
         if same is not None:
@@ -66,15 +121,17 @@ def ingest(
             report.load_id = same
             return report
 
-        # Which current loads this one replaces (same source, table and year)
+        # Which current loads this one replaces (same source, table and year), and what changes
         cur = wh.current_parts()
-        replaced = sorted(
-            {
-                int(r["load_id"])
-                for r in cur.iter_rows(named=True)
-                if r["source"] == source_id and r["table_name"] in ext.tables and r["year"] in ext.years
-            }
-        )
+        mine = cur.filter((cur["source"] == source_id) & cur["table_name"].is_in(list(ext.tables)) & cur["year"].is_in(ext.years))
+        replaced = sorted(set(mine["load_id"].to_list()))
+        if replaced:
+            step("comparaison avec le chargement remplacé")
+            report.plan = plan_changes(wh, source_id, ext, mine)
+            if confirm is not None and not confirm(report.plan):
+                report.outcome = "cancelled"
+                report.supersedes = replaced
+                return report
 
         # Write the data files, then record the load in one transaction
         step("écriture des fichiers Parquet")

@@ -20,10 +20,12 @@ class Report:
     years: list[int] = field(default_factory=list)
     load_id: int | None = None
     outcome: str = ""
-    """``loaded``, ``unchanged`` (same file already loaded), ``dry-run`` or ``rejected``."""
+    """``loaded``, ``unchanged`` (same file already loaded), ``dry-run``, ``rejected`` or ``cancelled``."""
     supersedes: list[int] = field(default_factory=list)
     tables: dict[str, int] = field(default_factory=dict)
     """Fact rows written per table."""
+    plan: list[dict[str, Any]] = field(default_factory=list)
+    """When the file replaces a current load: cells added, removed, changed per table, year and measure."""
 
     @property
     def errors(self) -> list[Issue]:
@@ -59,6 +61,7 @@ class Report:
             "header_row": self.header_row,
             "years": self.years,
             "tables": self.tables,
+            "plan": self.plan,
             "stats": asdict(self.stats),
             "issues": [i.to_dict() for i in self.issues],
         }

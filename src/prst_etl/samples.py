@@ -228,3 +228,32 @@ def big_table(national: pl.DataFrame, n_rows: int, *, seed: int = 1) -> pl.DataF
     out = pl.concat([full, *extra]).unique(subset=["Code commune", "Sexe", "Tranche d'âge", "CTN", "Code NAF"], keep="first")
     del rng
     return out.head(n_rows)
+
+
+REAL_TOTALS = {
+    # Carsat totals from the CNAM annual report (transcribed by a third party, see demo PROVENANCE)
+    "carsat-mp": {2023: (25_720, 915_685), 2024: (24_474, 918_417)},
+    "carsat-lr": {2023: (25_087, 716_311), 2024: (24_371, 714_133)},
+}
+
+
+def other_year(df: pl.DataFrame, *, employees: float, events: float, seed: int = 2023) -> pl.DataFrame:
+    """The same table for another year: employees and hours × ``employees``, events × ``events``,
+    each row with its own noise (the same factor for all event columns of a row keeps every
+    « part ≤ total » relation)."""
+    rng = np.random.default_rng(seed)
+    n = df.height
+    noise = rng.normal(1.0, 0.08, size=n).clip(0.6, 1.4)
+    base = ["Nombre de salariés", "Nombre d'heures travaillées", "Nombre de SIRET"]
+    ev = [c for c in COUNT_HEADERS if c not in base]
+    # floor() loses more on small counts: search the factor that gives the wanted total of accidents
+    at = df["AT en 1er règlement"].to_numpy().astype(float)
+    target = events * at.sum()
+    lo, hi = 0.1, 10.0
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.floor(at * noise * mid).sum() < target else (lo, mid)
+    factor = pl.Series(noise * hi)
+    exprs = [(pl.col(c) * employees).floor().cast(pl.Int64).alias(c) for c in base]
+    exprs += [(pl.col(c) * factor).floor().cast(pl.Int64).alias(c) for c in ev]
+    return df.with_columns(exprs)

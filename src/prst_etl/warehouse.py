@@ -148,6 +148,23 @@ def _m2(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration(3, "releases: named, immutable states of the warehouse")
+def _m3(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute(
+        """
+        CREATE TABLE releases (
+            name VARCHAR PRIMARY KEY,
+            event_id INTEGER NOT NULL,     -- the state it freezes: every event up to this one
+            created_at TIMESTAMP NOT NULL,
+            user_name VARCHAR,
+            note VARCHAR,
+            prst_version VARCHAR NOT NULL
+        )
+        """
+    )
+    con.execute("CREATE TABLE release_loads (name VARCHAR NOT NULL, load_id INTEGER NOT NULL, PRIMARY KEY (name, load_id))")
+
+
 def _now() -> datetime:
     """Current time in UTC, naive (stored as TIMESTAMP: no time-zone library needed to read it)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -220,10 +237,12 @@ class _FileLock:
 class Warehouse:
     """An open warehouse. Use :func:`open_warehouse` (a context manager)."""
 
-    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, writable: bool) -> None:
+    def __init__(self, root: Path, con: duckdb.DuckDBPyConnection, writable: bool, as_of: int | None = None) -> None:
         self.root = root
         self.con = con
         self.writable = writable
+        self.as_of = as_of
+        """Event id of the state being read (None: the current state). See :meth:`resolve_as_of`."""
 
     # paths
     @property
@@ -252,10 +271,13 @@ class Warehouse:
         return int(self.scalar(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'") or 0)
 
     def loads(self) -> pl.DataFrame:
-        """All loads, newest last, with whether each still feeds current reads."""
+        """All loads, newest last, with whether each still feeds current reads, and whether it was reverted."""
         current = self.current_parts()
         cur_ids = set(current["load_id"].to_list())
-        df = self.query("SELECT * FROM loads ORDER BY load_id")
+        reverted = set(self.query("SELECT load_id FROM events WHERE kind = 'revert'")["load_id"].to_list())
+        df = self.query("SELECT * FROM loads ORDER BY load_id").with_columns(
+            reverted=pl.col("load_id").is_in(list(reverted))
+        )
         parts = self.query(
             "SELECT load_id, list(DISTINCT year ORDER BY year) AS years, list(DISTINCT table_name ORDER BY table_name) AS tables "
             "FROM load_parts GROUP BY load_id"
@@ -264,16 +286,107 @@ class Warehouse:
         return df.with_columns(current=pl.col("load_id").is_in(list(cur_ids)))
 
     def current_parts(self, as_of_event: int | None = None) -> pl.DataFrame:
-        """The Parquet part that current reads use for each (source, table, year)."""
-        limit = "" if as_of_event is None else f"AND e.event_id <= {int(as_of_event)}"
+        """The Parquet part that reads use for each (source, table, year), in the state of
+        event ``as_of_event`` (default: the warehouse's ``as_of``, else the latest): the newest
+        load recorded by then and not reverted by then."""
+        event = self.as_of if as_of_event is None else as_of_event
+        limit = "" if event is None else f"AND e.event_id <= {int(event)}"
+        rlimit = "" if event is None else f"AND r.event_id <= {int(event)}"
         return self.query(
             f"""
             SELECT p.* FROM load_parts p
             JOIN events e ON e.kind = 'load' AND e.load_id = p.load_id {limit}
+            WHERE p.load_id NOT IN (SELECT r.load_id FROM events r WHERE r.kind = 'revert' {rlimit})
             QUALIFY row_number() OVER (PARTITION BY p.source, p.table_name, p.year ORDER BY p.load_id DESC) = 1
             ORDER BY p.source, p.table_name, p.year
             """
         )
+
+    def last_event(self) -> int:
+        return int(self.scalar("SELECT coalesce(max(event_id), 0) FROM events"))
+
+    def resolve_as_of(self, text: str) -> int:
+        """A past state: a release name, a load id (``12`` or ``chargement:12``) or a date (UTC)."""
+        import re
+
+        from prst_etl.errors import UsageError
+
+        t = text.strip()
+        ev = self.scalar("SELECT event_id FROM releases WHERE name = ?", [t])
+        if ev is not None:
+            return int(ev)
+        m = re.fullmatch(r"(?:chargement:|load:)?(\d+)", t)
+        if m:
+            ev = self.scalar("SELECT event_id FROM events WHERE kind = 'load' AND load_id = ?", [int(m.group(1))])
+            if ev is None:
+                raise UsageError(f"Chargement n° {m.group(1)} inconnu.", hint="Voir « prst loads ».")
+            return int(ev)
+        m = re.fullmatch(r"(\d{4}-\d{2}-\d{2})(?:[T ](\d{2}:\d{2}(?::\d{2})?))?", t)
+        if m:
+            moment = f"{m.group(1)} {m.group(2) or '23:59:59'}"
+            ev = self.scalar("SELECT max(event_id) FROM events WHERE created_at <= CAST(? AS TIMESTAMP)", [moment])
+            if ev is None:
+                raise UsageError(f"L'entrepôt était vide le {t} (UTC).")
+            return int(ev)
+        known = self.query("SELECT name FROM releases ORDER BY name")["name"].to_list()
+        raise UsageError(
+            f"« {t} » n'est ni une publication, ni un numéro de chargement, ni une date (AAAA-MM-JJ).",
+            hint=("Publications : " + ", ".join(known)) if known else "Aucune publication : voir « prst release create ».",
+        )
+
+    # releases and reverts
+    def releases(self) -> pl.DataFrame:
+        rel = self.query("SELECT * FROM releases ORDER BY created_at, name")
+        loads = self.query("SELECT name, list(load_id ORDER BY load_id) AS loads FROM release_loads GROUP BY name")
+        return rel.join(loads, on="name", how="left")
+
+    def create_release(self, name: str, note: str | None) -> dict[str, Any]:
+        import re
+
+        from prst_etl.errors import UsageError
+
+        if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9._-]{0,80}", name):
+            raise UsageError(f"Nom de publication invalide : « {name} ».", hint="Lettres, chiffres, points, tirets (ex. diagnostic-2025).")
+        if self.scalar("SELECT count(*) FROM releases WHERE name = ?", [name]):
+            raise PrstError(f"La publication « {name} » existe déjà : une publication est immuable.", hint="Choisissez un autre nom.")
+        event = self.last_event()
+        loads = sorted(self.current_parts()["load_id"].unique().to_list())
+        row = {"name": name, "event_id": event, "created_at": _now(), "user_name": _user(), "note": note, "prst_version": __version__}
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute("INSERT INTO releases VALUES (?, ?, ?, ?, ?, ?)", list(row.values()))
+            for lid in loads:
+                self.con.execute("INSERT INTO release_loads VALUES (?, ?)", [name, lid])
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        return {**row, "loads": loads}
+
+    def revert_load(self, load_id: int, *, force: bool = False, note: str | None = None) -> dict[str, Any]:
+        """Undo a load: a new event (history kept); the load it had superseded is current again."""
+        from prst_etl.errors import UsageError
+
+        if not self.scalar("SELECT count(*) FROM loads WHERE load_id = ?", [load_id]):
+            raise UsageError(f"Chargement n° {load_id} inconnu.", hint="Voir « prst loads ».")
+        if self.scalar("SELECT count(*) FROM events WHERE kind = 'revert' AND load_id = ?", [load_id]):
+            raise PrstError(f"Le chargement n° {load_id} est déjà annulé.")
+        needed = self.query("SELECT name FROM release_loads WHERE load_id = ? ORDER BY name", [load_id])["name"].to_list()
+        if needed and not force:
+            raise PrstError(
+                f"Le chargement n° {load_id} fait partie de la publication {', '.join(needed)} : annulation refusée.",
+                hint="La publication reste reproductible dans tous les cas ; --force annule quand même pour les lectures courantes.",
+            )
+        before = self.current_parts()
+        event = self.next_id("events", "event_id")
+        self.con.execute(
+            "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'revert', ?, ?, ?, ?)",
+            [event, load_id, _now(), _user(), note],
+        )
+        after = self.current_parts()
+        self.write_catalogue_copies()
+        restored = sorted(set(after["load_id"].to_list()) - set(before["load_id"].to_list()))
+        return {"load_id": load_id, "event_id": event, "restored": restored, "releases": needed}
 
     def scan_facts(self, source: str, table: str, years: list[int] | None = None) -> pl.LazyFrame | None:
         """Current facts of one source table (all years, or the given ones)."""
@@ -442,7 +555,9 @@ def _connect(db: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
 
 
 @contextmanager
-def open_warehouse(path: Path | str | None = None, *, write: bool = False, create: bool | None = None) -> Iterator[Warehouse]:
+def open_warehouse(
+    path: Path | str | None = None, *, write: bool = False, create: bool | None = None, as_of: str | None = None
+) -> Iterator[Warehouse]:
     """Open the warehouse. ``write=True`` takes the exclusive lock and creates it if needed."""
     root = resolve_path(path)
     db = root / DB_NAME
@@ -482,6 +597,8 @@ def open_warehouse(path: Path | str | None = None, *, write: bool = False, creat
                 wh = Warehouse(root, con, writable=False)
             if write:
                 wh.collect_garbage()
+            if as_of is not None:
+                wh.as_of = wh.resolve_as_of(as_of)
             yield wh
         finally:
             con.close()

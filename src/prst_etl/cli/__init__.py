@@ -13,9 +13,11 @@ from prst_etl import __version__
 from prst_etl.cli import export as _export
 from prst_etl.cli import ingest as _ingest
 from prst_etl.cli import loads as _loads
+from prst_etl.cli import release as _release
 from prst_etl.cli import sources as _sources
 from prst_etl.cli import aggregate as _aggregate
 from prst_etl.cli import demo as _demo
+from prst_etl.cli import diff as _diff
 from prst_etl.cli import indicators as _indicators
 
 app = typer.Typer(
@@ -48,9 +50,11 @@ def _root(
 app.command("ingest")(_ingest.ingest)
 app.command("aggregate")(_aggregate.aggregate)
 app.command("export")(_export.export)
+app.command("diff-years")(_diff.diff_years)
 app.add_typer(_indicators.app, name="indicators")
 app.add_typer(_sources.app, name="sources")
 app.add_typer(_loads.app, name="loads")
+app.add_typer(_release.app, name="release")
 app.command("demo")(_demo.demo)
 
 

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from prst_etl import aggregate as core
-from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
+from prst_etl.cli.common import AsOfOpt, JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import fmt_int, out, progress_steps
 
 
@@ -17,6 +17,7 @@ from prst_etl.console import fmt_int, out, progress_steps
 def aggregate(
     year: Annotated[list[int] | None, typer.Option("--year", "-y", help="Année(s) à agréger (défaut : toutes).")] = None,
     source: Annotated[list[str] | None, typer.Option("--source", "-s", help="Source(s) à agréger (défaut : toutes).")] = None,
+    as_of: AsOfOpt = None,
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
@@ -39,7 +40,7 @@ def aggregate(
     for s in source or []:
         get_source(s)  # unknown source → usage error listing the known ones
     with progress_steps(not as_json) as step:
-        report = core.aggregate(warehouse, years=year or None, sources=source or None, progress=step)
+        report = core.aggregate(warehouse, years=year or None, sources=source or None, progress=step, as_of=as_of)
     if as_json:
         out.print_json(json.dumps(report.to_dict(), ensure_ascii=False, default=str))
         return

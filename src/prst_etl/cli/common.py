@@ -18,6 +18,14 @@ WarehouseOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Sortie JSON (pour les scripts).")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="État passé de l'entrepôt : nom de publication (prst release list), numéro de chargement ou date AAAA-MM-JJ (UTC).",
+        show_default=False,
+    ),
+]
 
 
 def handle_errors(fn):  # type: ignore[no-untyped-def]

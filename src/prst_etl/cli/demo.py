@@ -15,15 +15,26 @@ def demo(
     warehouse: WarehouseOpt = None,
     reset: Annotated[bool, typer.Option("--reset/--no-reset", help="Repartir d'un entrepôt vide.")] = True,
 ) -> None:
-    """Construit l'entrepôt de démonstration à partir des fichiers d'exemple livrés avec prst,
-    puis exporte les indicateurs aux niveaux région, département et zone d'emploi.
+    """Construit l'entrepôt de démonstration à partir des fichiers d'exemple livrés avec prst
+    (2023 et 2024), l'agrège, exporte les indicateurs aux niveaux région, département, zone
+    d'emploi et SPSTI, puis compare 2023 et 2024 (prst diff-years).
 
     Exemple : prst demo  (puis : prst loads ; prst export --level departement --format csv)
     """
     from prst_etl.demo import run_demo
 
+    from prst_etl.cli.diff import diff_years
+    from prst_etl.warehouse import resolve_path
+
     for step in run_demo(warehouse, reset=reset):
         if isinstance(step, str):
             out.print(step)
+        elif isinstance(step, tuple):
+            _, y1, y2 = step
+            diff_years.__wrapped__(  # type: ignore[attr-defined]
+                y1, y2, level="region", indicator=None, sector_level=["ensemble"], top=15, fmt="table",
+                output=resolve_path(warehouse) / "exports" / f"diff_region_{y1}_{y2}.csv", as_of=None,
+                from_state=None, to_state=None, warehouse=warehouse,
+            )  # fmt: skip
         else:
             render_report(step)

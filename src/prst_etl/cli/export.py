@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from prst_etl import export as core
-from prst_etl.cli.common import WarehouseOpt, handle_errors
+from prst_etl.cli.common import AsOfOpt, WarehouseOpt, handle_errors
 from prst_etl.console import err, fmt_int, out, progress_steps
 
 
@@ -30,6 +30,7 @@ def export(
         typer.Option("--sector-level", "-s", help="Niveau(x) NAF à garder : naf732 … a38, a21, a17, a10, ensemble (défaut : tous)."),
     ] = None,
     decimal_comma: Annotated[bool, typer.Option("--decimal-comma", help="CSV : virgule décimale.")] = False,
+    as_of: AsOfOpt = None,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Exporte comptages et taux à un niveau géographique, en format long.
@@ -46,11 +47,13 @@ def export(
       prst export --level departement --year 2024
 
       prst export --level zone-emploi --format csv --sector-level a38 --sector-level ensemble
+
+      prst export --level departement --as-of diagnostic-2025   (tel que publié)
     """
     with progress_steps() as step:
         res = core.export(
             level, warehouse=warehouse, years=year or None, fmt=fmt, output=output,
-            sector_levels=sector_level or None, decimal_comma=decimal_comma, progress=step,
+            sector_levels=sector_level or None, decimal_comma=decimal_comma, progress=step, as_of=as_of,
         )  # fmt: skip
     if res.refreshed:
         err.print(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -11,7 +12,7 @@ import typer
 
 from prst_etl import ingest as core
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
-from prst_etl.console import out, progress_steps, render_report
+from prst_etl.console import err, out, progress_steps, render_plan, render_report
 from prst_etl.errors import UsageError
 
 
@@ -30,6 +31,9 @@ def ingest(
         bool, typer.Option("--dry-run", help="Vérifie le fichier et affiche le rapport sans rien écrire.")
     ] = False,
     note: Annotated[str | None, typer.Option("--note", help="Commentaire enregistré avec le chargement.")] = None,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-Y", help="Appliquer sans demander confirmation le remplacement d'un chargement (scripts).")
+    ] = False,
     report_file: Annotated[
         Path | None,
         typer.Option("--report", help="Écrit la liste complète des problèmes (.csv ou .json), à renvoyer au fournisseur."),
@@ -43,9 +47,15 @@ def ingest(
     un fichier refusé n'écrit rien. Recharger le même fichier ne fait rien ; un fichier corrigé
     pour la même source et la même année remplace l'ancien chargement, qui reste dans l'historique.
 
+    Un fichier corrigé pour une année déjà chargée affiche d'abord ce qu'il change (cases
+    ajoutées, supprimées, modifiées, par mesure) et demande confirmation ; --yes l'applique
+    sans question (scripts).
+
     Exemples :
 
       prst ingest carsat-mp carsat_mp_2024.xlsx
+
+      prst ingest carsat-mp carsat_mp_2024_corrige.xlsx --yes
 
       prst ingest ameli-at 2024-stat-nationales-at-ctn-naf.xlsx --dry-run
 
@@ -53,11 +63,26 @@ def ingest(
     """
     if year is not None and not 1900 <= year <= 2100:
         raise UsageError(f"Année invalide : {year}.")
+    def confirm(plan: list) -> bool:  # type: ignore[type-arg]
+        """A corrected file for a year already loaded: show the plan, then ask (or require --yes)."""
+        if yes or not plan:
+            return True
+        if as_json or not sys.stdin.isatty():
+            render_plan(plan, err)
+            raise UsageError(
+                "Ce fichier remplace un chargement existant (plan ci-dessus) : confirmation requise.",
+                hint="Relancez avec --yes pour appliquer sans question (scripts). Rien n'a été écrit.",
+            )
+        render_plan(plan)
+        return typer.confirm("Appliquer ce remplacement ?", default=False)
+
     with progress_steps(not as_json) as step:
         report = core.ingest(
             source, file, warehouse=warehouse, year=year, sheet=sheet, mapping_version=mapping,
-            dry_run=dry_run, note=note, progress=step,
+            dry_run=dry_run, note=note, progress=step, confirm=confirm,
         )  # fmt: skip
+    if report.outcome == "loaded" and report.plan and not as_json:
+        report.plan = []  # already shown before the question
     if report_file is not None:
         write_issue_file(report, report_file)
     if as_json:

@@ -52,6 +52,33 @@ def loads(
             f"{fmt_int(r['rows_read'])} / {fmt_int(r['rows_kept'])} / {fmt_int(r['rows_skipped'])}",
             r["mapping_version"] or "",
             f"{r['created_at']:%Y-%m-%d %H:%M}",
-            "[green]courant[/green]" if r["current"] else "[dim]remplacé[/dim]",
+            "[red]annulé[/red]" if r["reverted"] else "[green]courant[/green]" if r["current"] else "[dim]remplacé[/dim]",
         )
     out.print(t)
+
+
+@app.command("revert")
+@handle_errors
+def revert(
+    load_id: Annotated[int, typer.Argument(help="Numéro du chargement à annuler (voir « prst loads »).")],
+    force: Annotated[bool, typer.Option("--force", help="Annuler même si une publication contient ce chargement.")] = False,
+    note: Annotated[str | None, typer.Option("--note", help="Motif de l'annulation.")] = None,
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Annule un chargement : l'état courant redevient celui d'avant (le chargement qu'il avait
+    remplacé redevient courant). L'annulation est un nouvel état : l'historique est conservé et
+    les publications restent reproductibles. Refusé si une publication contient le chargement,
+    sauf avec --force.
+
+    Exemple : prst loads revert 7 --note "fichier envoyé par erreur"
+    """
+    with open_warehouse(warehouse, write=True) as wh:
+        res = wh.revert_load(load_id, force=force, note=note)
+    if as_json:
+        out.print_json(json.dumps(res, ensure_ascii=False, default=str))
+        return
+    msg = f"[green bold]Chargement n° {load_id} annulé[/green bold] (état n° {res['event_id']})."
+    if res["restored"]:
+        msg += " Redevient(nent) courant(s) : n° " + ", ".join(map(str, res["restored"])) + "."
+    out.print(msg)

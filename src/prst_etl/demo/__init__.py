@@ -21,6 +21,8 @@ DEMO_FILES: list[tuple[str, str]] = [
     ("ameli-at", "2024-stat-nationales-at-ctn-naf.xlsx"),
     ("carsat-mp", "carsat-mp_2024_communes.xlsx"),
     ("carsat-lr", "carsat-lr_2024_departements_sexe_age.xlsx"),
+    ("carsat-mp", "carsat-mp_2023_communes.xlsx"),
+    ("carsat-lr", "carsat-lr_2023_departements_sexe_age.xlsx"),
 ]
 DEMO_EXPORTS = [
     ("region", ["a38", "ensemble"]),
@@ -34,8 +36,9 @@ def data_dir() -> Path:
     return Path(str(resources.files("prst_etl.demo") / "data"))
 
 
-def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iterator[str | Report]:
-    """Ingest the demo files and write CSV exports; yields what to show as it goes."""
+def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iterator[str | Report | tuple]:
+    """Ingest the demo files, aggregate, export, compare two years; yields what to show as it goes
+    (text, ingest reports, and ``("diff", y1, y2)`` for the comparison the CLI prints)."""
     root = resolve_path(warehouse)
     if reset and remove_warehouse(root):
         yield f"Entrepôt de démonstration réinitialisé : {root}"
@@ -51,6 +54,8 @@ def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iter
         yield f"\n[bold]prst export --level {level} --format csv[/bold] → {res.path} ({res.rows} lignes)"
         for note in res.notes:
             yield f"  remarque : {note}"
+    yield "\n[bold]prst diff-years 2023 2024 --level region --sector-level ensemble[/bold]"
+    yield ("diff", 2023, 2024)
     yield (
         "\nTerminé. Pour aller plus loin : « prst loads », « prst sources show carsat-mp », "
         "« prst export --level commune --format csv »."

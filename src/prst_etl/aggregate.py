@@ -34,7 +34,7 @@ import polars as pl
 
 from prst_etl import geography, reference, sectors
 from prst_etl.dimensions import TOTAL, age_rollup
-from prst_etl.facts import KEY_COLUMNS, drop_empty_status, with_status_columns
+from prst_etl.facts import KEY_COLUMNS
 from prst_etl.rollup import add_totals, sum_cells
 from prst_etl.sources import all_sources
 from prst_etl.sources.base import TableSpec
@@ -164,7 +164,8 @@ def cube(
     """All combinations of levels of one part at one geographic level."""
     dims = list(KEY_COLUMNS) + list(spec.extra_dims)
     measures = spec.measure_ids
-    lf = with_status_columns(facts.drop("load_id", strict=False), spec)
+    # status columns only where the provider wrote signs (the others are summed plainly)
+    lf = facts.drop("load_id", strict=False)
     meta = lf.select(
         pl.col("geo_code").unique().implode(),
         pl.col("sector_level").unique().implode(),
@@ -182,7 +183,7 @@ def cube(
             lf = lf.filter((pl.col("champ") != "btp") | pl.col("sector_code").is_in(section_f_codes(sector_level)))
             lf = lf.drop("champ")
         lf = lf.with_columns(geo_code=pl.col("target"), geo_level=pl.lit(to_level)).drop("target")
-        lf = sum_cells(lf, dims, measures)
+        lf = sum_cells(lf, dims, measures, maintain_order=False)
 
     # Sector: every level reachable from the source's
     smap = sectors.rollup_map(sector_level).select(  # type: ignore[arg-type]
@@ -194,6 +195,7 @@ def cube(
         .drop("target", "_lvl"),
         dims,
         measures,
+        maintain_order=False,
     )
 
     # Age bands: coarser bands where they nest, and all ages
@@ -204,11 +206,12 @@ def cube(
             lf.join(amap, on="age_band", how="inner").with_columns(age_band=pl.col("_target")).drop("_target"),
             dims,
             measures,
+            maintain_order=False,
         )
 
     # Sex and the source's own dimensions: add « all »
     for d in ["sex", *spec.extra_dims]:
-        lf = add_totals(lf, d, dims, measures)
+        lf = add_totals(lf, d, dims, measures, maintain_order=False)
     return lf
 
 
@@ -272,16 +275,18 @@ def aggregate(
         spec = registry[t["source"]]().table(t["table_name"])  # type: ignore[index]
         facts = pl.scan_parquet(wh.abs(t["path"]))  # type: ignore[arg-type]
         spsti = spsti_map(perims, int(t["year"]))  # type: ignore[arg-type]
-        df = drop_empty_status(cube(facts, spec, t["geo_level"], t["target"], spsti).collect())  # type: ignore[arg-type]
+        lf = cube(facts, spec, t["geo_level"], t["target"], spsti)  # type: ignore[arg-type]
         folder = wh.aggregates_dir / str(t["source"]) / str(t["table_name"]) / f"year={t['year']}" / f"load-{t['load_id']}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{t['target']}-{t['fingerprint']}.parquet"
         tmp = path.with_suffix(".parquet.tmp")
-        df.write_parquet(tmp, compression="zstd", statistics=True)
+        # streamed to disk: a commune-level cube can be much larger than the memory it needs
+        lf.sink_parquet(tmp, compression="zstd", statistics=True, engine="streaming")
         os.replace(tmp, path)
+        n_rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         rows.append(
             {"load_id": t["load_id"], "source": t["source"], "table_name": t["table_name"], "year": t["year"],
-             "geo_level": t["target"], "fingerprint": t["fingerprint"], "path": wh.rel(path), "n_rows": df.height}
+             "geo_level": t["target"], "fingerprint": t["fingerprint"], "path": wh.rel(path), "n_rows": n_rows}
         )  # fmt: skip
     fault("after-aggregate-write")
     now = _now()

@@ -55,6 +55,7 @@ STATUS_NS = "ns"
 """Status of a rate whose denominator is below the indicator's minimum (non significatif)."""
 GRAIN = {"commune": 0, "spsti-departement": 1, "zone-emploi": 2, "spsti": 3, "departement": 4, "region": 5, "france": 6}
 Z95 = 1.959963984540054
+EXCEL_MAX_ROWS = 1_048_575
 
 Progress = Callable[[str], None]
 
@@ -131,34 +132,38 @@ def _combine(frames: list[pl.DataFrame], dims: list[str], measures: list[str], c
     return out.with_columns(coverage.alias("coverage")).drop("n_cov", "n_terr")
 
 
-def _long(df: pl.DataFrame, spec, dims: list[str], series: str, extras: list[str]) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    """Wide combined cells → one row per measure (pivoted dimensions unpivoted, their ``_T`` added)."""
-    pivoted = {c for p in spec.pivots for c in p.storage}
-    measures = [m for m in spec.measure_ids if m not in pivoted]
+def _measure_rows(df: pl.DataFrame, spec, dims: list[str], series: str, extras: list[str], measure: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+    """Long rows of one measure of a combined wide frame (a pivoted measure: one row per code, plus ``_T``)."""
     pivot_dims = [p.dimension for p in spec.pivots]
 
-    def rows(name: str, value: pl.Expr, status: pl.Expr, codes: dict[str, str] | None = None) -> pl.DataFrame:
+    def rows(value: pl.Expr, status: pl.Expr, codes: dict[str, str] | None = None) -> pl.DataFrame:
         codes = codes or {}
         return df.select(
             *dims,
             *[pl.lit(codes.get(d, TOTAL)).alias(d) for d in pivot_dims],
             pl.lit(series).alias("series"),
-            pl.lit(name).alias("indicator"),
+            pl.lit(measure).alias("indicator"),
             value.cast(pl.Float64).alias("value"),
             status.cast(pl.String).alias("status"),
             "sources",
             "coverage",
         )
 
-    parts = [rows(n, pl.col(n), pl.col(status_col(n))) for n in measures]
-    for p in spec.pivots:
-        for col, code, _label in p.columns:
-            parts.append(rows(p.measure, pl.col(col), pl.col(status_col(col)), {p.dimension: code}))
-        value, status = total_of(p.storage)
-        parts.append(rows(p.measure, value, status))
-    out = pl.concat(parts, how="vertical_relaxed")
+    pivot = next((p for p in spec.pivots if p.measure == measure), None)
+    if pivot is None:
+        out = rows(pl.col(measure), pl.col(status_col(measure)))
+    else:
+        parts = [rows(pl.col(col), pl.col(status_col(col)), {pivot.dimension: code}) for col, code, _ in pivot.columns]
+        value, status = total_of(pivot.storage)
+        out = pl.concat([*parts, rows(value, status)], how="vertical_relaxed")
     missing = [d for d in extras if d not in out.columns]
     return out.with_columns([pl.lit(TOTAL).alias(d) for d in missing])
+
+
+def table_measures(spec) -> list[str]:  # type: ignore[no-untyped-def]
+    """The measures of a table as exported: pivoted storage columns become their measure."""
+    pivoted = {c for p in spec.pivots for c in p.storage}
+    return [m for m in spec.measure_ids if m not in pivoted] + [p.measure for p in spec.pivots]
 
 
 def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
@@ -192,18 +197,6 @@ def wilson_interval(k: np.ndarray, n: np.ndarray, mult: float) -> tuple[np.ndarr
         centre = (p + z2 / (2 * n)) / (1 + z2 / n)
         half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2)) / (1 + z2 / n)
         return np.clip(centre - half, 0, 1) * mult, np.clip(centre + half, 0, 1) * mult
-
-
-def rates(long: dict[str, pl.DataFrame], keys: list[str], level: str) -> list[pl.DataFrame]:
-    """The catalogue's rates from the long counts (``long``: frames by indicator)."""
-    out = []
-    for ind in catalogue().values():
-        if not ind.is_rate or ind.numerator not in long or ind.denominator not in long:
-            continue
-        if ind.levels and level not in ind.levels:
-            continue
-        out.append(_rate(ind, long[ind.numerator], long[ind.denominator], keys))
-    return [r for r in out if r.height]
 
 
 def _rate(ind: Indicator, num: pl.DataFrame, den: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
@@ -257,10 +250,56 @@ def _rate(ind: Indicator, num: pl.DataFrame, den: pl.DataFrame, keys: list[str])
 
 
 # -- the level frame ------------------------------------------------------------------------------
-def level_frame(
-    wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None
-) -> tuple[pl.DataFrame, list[str]]:
-    """Every count and rate of the current aggregates at one geographic level (long format)."""
+@dataclass
+class LevelData:
+    """The combined wide frames of one level, from which the long rows are produced indicator by indicator."""
+
+    level: str
+    tables: list[tuple[pl.DataFrame, object, list[str], str]]
+    """(combined frame, table spec, dims, series)."""
+    extras: list[str]
+    labels: pl.DataFrame
+    notes: list[str]
+
+    def indicators(self) -> list[str]:
+        counts = sorted({m for _, spec, _, _ in self.tables for m in table_measures(spec)})
+        rates = sorted(
+            i.id for i in catalogue().values()
+            if i.is_rate and i.numerator in counts and i.denominator in counts and (not i.levels or self.level in i.levels)
+        )  # fmt: skip
+        return counts + rates
+
+    def _long(self, measure: str) -> pl.DataFrame:
+        parts = [
+            _measure_rows(df, spec, dims, series, self.extras, measure)
+            for df, spec, dims, series in self.tables
+            if measure in table_measures(spec)
+        ]
+        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+    def chunk(self, indicator: str) -> pl.DataFrame:
+        """The export rows of one indicator, labelled and sorted."""
+        cat = catalogue()
+        keys = [*KEY_COLUMNS, *self.extras, "series"]
+        if indicator in cat and cat[indicator].is_rate:
+            ind = cat[indicator]
+            df = _rate(ind, self._long(ind.numerator), self._long(ind.denominator), keys)  # type: ignore[arg-type]
+        else:
+            df = self._long(indicator).with_columns(
+                pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high")
+            )
+        if df.height == 0:
+            return _empty(self.extras)
+        return (
+            df.join(self.labels, on=["geo_level", "geo_code"], how="left")
+            .join(sectors.labels(), on=["sector_level", "sector_code"], how="left")
+            .select(BASE_COLUMNS + self.extras + TAIL_COLUMNS)
+            .sort(["geo_code", "sector_level", "sector_code", "sex", "age_band", *self.extras, "year", "sources"])
+        )
+
+
+def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None) -> LevelData:
+    """Read the current aggregates of one level and combine the sources of each series."""
     if level not in EXPORT_LEVELS:
         raise UsageError(f"Niveau inconnu : « {level} ».", hint="Niveaux : " + ", ".join(EXPORT_LEVELS))
     sector_levels = list(sector_levels or SECTOR_LEVELS)
@@ -278,29 +317,25 @@ def level_frame(
         df = df.filter(pl.col("sector_level").is_in(sector_levels)).collect()
         groups.setdefault((src.series or r["source"], r["table_name"]), []).append((r["source"], df))
     cov = _coverage(wh, level, parts) if parts.height else None
-    long_parts = []
+    tables = []
     for (series, table), frames in sorted(groups.items()):
         spec = registry[frames[0][0]]().table(table)
         dims = list(KEY_COLUMNS) + list(spec.extra_dims)
         combined = _combine(
             [f.with_columns(pl.lit(s).alias("source")) for s, f in frames], dims, spec.measure_ids, cov  # type: ignore[arg-type]
         )
-        long_parts.append(_long(combined, spec, dims, series, extras))
-    if not long_parts:
-        return _empty(extras), notes
-    long = pl.concat(long_parts, how="diagonal_relaxed").with_columns(
-        pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high")
-    )
-    keys = [*KEY_COLUMNS, *extras, "series"]
-    by_indicator = {k[0]: v for k, v in long.partition_by("indicator", as_dict=True).items()}
-    df = pl.concat([long, *rates(by_indicator, keys, level)], how="diagonal_relaxed")
-    df = (
-        df.join(geography_labels(wh, level, years), on=["geo_level", "geo_code"], how="left")
-        .join(sectors.labels(), on=["sector_level", "sector_code"], how="left")
-        .select(BASE_COLUMNS + extras + TAIL_COLUMNS)
-        .sort(["geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year", "indicator", "sources"])
-    )
-    return df, notes
+        tables.append((combined, spec, dims, series))
+    return LevelData(level, tables, extras, geography_labels(wh, level, years), notes)
+
+
+def level_frame(
+    wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None
+) -> tuple[pl.DataFrame, list[str]]:
+    """Every count and rate of the current aggregates at one geographic level (long format, in memory)."""
+    data = level_data(wh, level, years, sector_levels)
+    chunks = [data.chunk(i) for i in data.indicators()]
+    df = pl.concat(chunks, how="diagonal_relaxed") if chunks else _empty(data.extras)
+    return df.select(BASE_COLUMNS + data.extras + TAIL_COLUMNS), data.notes
 
 
 def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.DataFrame:
@@ -347,6 +382,15 @@ def _empty(extras: list[str]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def _refresh(warehouse, years, as_of, progress) -> int:  # type: ignore[no-untyped-def]
+    """Bring stale aggregates up to date (needs the write lock); the number of files computed."""
+    with open_warehouse(warehouse, as_of=as_of) as wh:
+        stale = bool(plan(wh, years))
+    if not stale:
+        return 0
+    return len(aggregate(warehouse, years=years, progress=progress, as_of=as_of).computed)
+
+
 def frame_as_of(
     warehouse: Path | str | None,
     level: str,
@@ -356,12 +400,7 @@ def frame_as_of(
     progress: Progress | None = None,
 ) -> tuple[pl.DataFrame, list[str], int, Path]:
     """The level frame of the current state or of a past one, aggregates brought up to date first."""
-    refreshed = 0
-    with open_warehouse(warehouse, as_of=as_of) as wh:
-        stale = bool(plan(wh, years))
-    if stale:
-        # aggregates older than the last load: bring them up to date first (needs the write lock)
-        refreshed = len(aggregate(warehouse, years=years, progress=progress, as_of=as_of).computed)
+    refreshed = _refresh(warehouse, years, as_of, progress)
     with open_warehouse(warehouse, as_of=as_of) as wh:
         df, notes = level_frame(wh, level, years, sector_levels)
         return df, notes, refreshed, wh.root
@@ -375,15 +414,37 @@ def default_path(root: Path, level: str, years: list[int] | None, fmt: str, as_o
 
 def write_frame(df: pl.DataFrame, path: Path, fmt: str, decimal_comma: bool = False) -> None:
     """Write atomically (temporary file then rename): a reader never sees half a file."""
+    write_chunks(iter([df]), path, fmt, decimal_comma)
+
+
+def write_chunks(chunks, path: Path, fmt: str, decimal_comma: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Write frames one after the other into one file (memory: one chunk at a time); atomic; rows written."""
+    import pyarrow.parquet as pq
+
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    if fmt == "parquet":
-        df.write_parquet(tmp, compression="zstd", statistics=True)
-    else:
+    rows = 0
+    writer = None
+    try:
         with tmp.open("wb") as fh:
-            fh.write(b"\xef\xbb\xbf")  # BOM: Excel opens UTF-8 correctly
-            df.write_csv(fh, separator=";", decimal_comma=decimal_comma, float_precision=None)
-    os.replace(tmp, path)
+            if fmt != "parquet":
+                fh.write(b"\xef\xbb\xbf")  # BOM: Excel opens UTF-8 correctly
+            for i, df in enumerate(chunks):
+                if fmt == "parquet":
+                    table = df.to_arrow()
+                    if writer is None:
+                        writer = pq.ParquetWriter(fh, table.schema, compression="zstd")
+                    writer.write_table(table.cast(writer.schema))
+                else:
+                    df.write_csv(fh, separator=";", decimal_comma=decimal_comma, include_header=i == 0)
+                rows += df.height
+            if writer is not None:
+                writer.close()
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return rows
 
 
 def export(
@@ -405,8 +466,27 @@ def export(
     for s in sector_levels or []:
         if s not in SECTOR_LEVELS:
             raise UsageError(f"Niveau sectoriel inconnu : « {s} ».", hint="Niveaux : " + ", ".join(SECTOR_LEVELS))
-    df, notes, refreshed, wh_root = frame_as_of(warehouse, level, years, sector_levels, as_of, progress)
-    path = output or default_path(wh_root, level, years, fmt, as_of)
-    write_frame(df, path, fmt, decimal_comma)
-    srcs = sorted({s for v in df["sources"].unique().drop_nulls() for s in v.split("+")})
-    return ExportResult(path=path, rows=df.height, notes=notes, sources=srcs, refreshed=refreshed)
+    refreshed = _refresh(warehouse, years, as_of, progress)
+    with open_warehouse(warehouse, as_of=as_of) as wh:
+        data = level_data(wh, level, years, sector_levels)
+        path = output or default_path(wh.root, level, years, fmt, as_of)
+    schema = _empty(data.extras).schema
+    names = data.indicators()
+    srcs: set[str] = set()
+
+    def chunks():  # type: ignore[no-untyped-def]
+        yield _empty(data.extras)  # fixes the schema, even for an empty export
+        for n, ind in enumerate(names, 1):
+            if progress:
+                progress(f"export {n}/{len(names)} : {ind}")
+            df = data.chunk(ind).cast(schema)  # type: ignore[arg-type]
+            srcs.update(s for v in df["sources"].unique().drop_nulls() for s in v.split("+"))
+            yield df
+
+    rows = write_chunks(chunks(), path, fmt, decimal_comma)
+    notes = list(data.notes)
+    if fmt == "csv" and rows > EXCEL_MAX_ROWS:
+        notes.append(
+            f"{rows} lignes : au-delà de la limite d'Excel ({EXCEL_MAX_ROWS}). Filtrez avec --sector-level ou --year, ou utilisez le format parquet."
+        )
+    return ExportResult(path=path, rows=rows, notes=notes, sources=sorted(srcs), refreshed=refreshed)

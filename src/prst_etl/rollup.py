@@ -22,11 +22,19 @@ from prst_etl.facts import status_col
 GEO_ORDER = ("commune", "zone-emploi", "departement", "region", "france")
 
 
-def sum_cells(df: pl.LazyFrame | pl.DataFrame, dims: Sequence[str], measures: Sequence[str]):  # type: ignore[no-untyped-def]
-    """Add up the rows that share ``dims``, status-aware (see module docstring)."""
+def sum_cells(df: pl.LazyFrame | pl.DataFrame, dims: Sequence[str], measures: Sequence[str], *, maintain_order: bool = True):  # type: ignore[no-untyped-def]
+    """Add up the rows that share ``dims``, status-aware (see module docstring).
+
+    Only measures that have a status column get the status logic: a table whose
+    provider wrote no sign is summed plainly (much faster on large cubes).
+    """
+    names = set(df.collect_schema().names()) if isinstance(df, pl.LazyFrame) else set(df.columns)
     aggs: list[pl.Expr] = []
     for m in measures:
         st = status_col(m)
+        if st not in names:
+            aggs.append(pl.col(m).sum())
+            continue
         missing = pl.col(st).is_in(NO_VALUE).fill_null(False)
         aggs.append(pl.when(missing.any()).then(None).otherwise(pl.col(m).sum()).alias(m))
         # Enum order is s < nd < /// < - < p: min() keeps the strongest sign present.
@@ -41,7 +49,7 @@ def sum_cells(df: pl.LazyFrame | pl.DataFrame, dims: Sequence[str], measures: Se
             .otherwise(None)
             .alias(st)
         )
-    return df.group_by(list(dims), maintain_order=True).agg(aggs)
+    return df.group_by(list(dims), maintain_order=maintain_order).agg(aggs)
 
 
 def geo_reachable(from_level: str, to_level: str) -> bool:
@@ -91,8 +99,8 @@ def roll_sector(
     return sum_cells(rolled, dims, measures)
 
 
-def add_totals(lf: pl.LazyFrame, dim: str, dims: list[str], measures: list[str]) -> pl.LazyFrame:
+def add_totals(lf: pl.LazyFrame, dim: str, dims: list[str], measures: list[str], *, maintain_order: bool = True) -> pl.LazyFrame:
     """Add the ``_T`` rows of one dimension (when the data break it down)."""
     detail = lf.filter(pl.col(dim) != TOTAL)
-    total = sum_cells(detail.with_columns(pl.lit(TOTAL).alias(dim)), dims, measures)
+    total = sum_cells(detail.with_columns(pl.lit(TOTAL).alias(dim)), dims, measures, maintain_order=maintain_order)
     return pl.concat([lf, total], how="vertical_relaxed")

@@ -226,3 +226,17 @@ def test_france_export_reads_cause_families(loaded, tmp_path) -> None:  # type: 
     by_family = dict(e.select("cause_family", "value").iter_rows())
     assert by_family["_T"] == facts["mp"]["mp_1er_reglement"].sum()
     assert sum(v for k, v in by_family.items() if k != "_T") == by_family["_T"]
+
+
+def test_naf2_written_as_a_number_loses_no_zero(cli, wh, raw, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """« Code NAF2 » stored as a number (1 for 01) is the division of 0111Z; 2 is not (a warning)."""
+    from prst_etl.samples_mp import MP_NOTES, write_sheets
+
+    first = raw.head(2).with_columns(
+        pl.lit("0111Z").alias("Code NAF"), pl.lit("AZ").alias("Code NAF38"), pl.Series("Code NAF2", [1, 2], dtype=pl.Int64),
+        pl.Series("Code syndrome / CIM 10", ["M75.1", "G56.0"]),
+    )  # fmt: skip
+    path = write_sheets([(SHEET, "Maladies professionnelles 2024", first, MP_NOTES)], tmp_path / "f.xlsx", year=2024)
+    rep = cli.json("ingest", "ameli-mp", path, "-w", wh, "--dry-run")
+    assert rep["outcome"] == "dry-run"
+    assert [(i["row"], i["column"], i["code"], i["severity"]) for i in rep["issues"]] == [(6, "Code NAF2", "naf-mismatch", "warning")]

@@ -83,7 +83,11 @@ ISSUE_TYPES: dict[str, IssueType] = {
             "Les salariés, heures et établissements d'un couple CTN × code NAF sont répétés sur chacune de ses "
             "lignes (tableau × syndrome) : ils doivent y être identiques.",
         ),
-        IssueType("unknown-msa-sector", "secteur MSA inconnu", "Voir la liste des secteurs : prst sources show msa."),
+        IssueType(
+            "unknown-msa-sector",
+            "secteur MSA inconnu",
+            "Les secteurs acceptés (codes, libellés, variantes) sont listés dans sources/msa/secteurs.toml.",
+        ),
         IssueType("invalid-sex", "sexe non reconnu", "Valeurs acceptées : H, F, Hommes, Femmes, 1, 2."),
         IssueType("invalid-age-band", "tranche d'âge non reconnue"),
         IssueType("duplicate-key", "ligne en double", "Deux lignes décrivent la même case : supprimez ou sommez-les."),

@@ -141,7 +141,9 @@ class Msa(TabularSource):
                 "unknown-msa-sector",
                 "secteur",
                 pl.col("secteur").is_null() | k("secteur").is_not_null(),
-                lambda v: f"« {v} » n'est pas un secteur MSA connu (voir « prst sources show msa » et sources/msa/secteurs.toml).",
+                lambda v: f"« {v} » n'est pas un secteur MSA connu. Secteurs acceptés (libellé ou code) : "
+                + " ; ".join(f"{label} ({code})" for code, label in sector_labels().items())
+                + ".",
             ),
         ]
         if ctx.has("sexe"):

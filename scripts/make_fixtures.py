@@ -17,7 +17,7 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl import samples
+from prst_etl import samples, samples_mp, samples_msa
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "tests/fixtures/sources/ameli-at/2024-stat-nationales-at-ctn-naf.xlsx"
@@ -65,6 +65,7 @@ def main() -> None:
     text = "\n".join(lines) + "\n"
     (FIX / "spsti-perimetres/exemple.csv").write_text(text, encoding="utf-8")
     (DEMO / "spsti-perimetres_2024.csv").write_text(text, encoding="utf-8")
+    mp_and_msa(nat, mp)
     print("demo:", sorted(p.name for p in DEMO.iterdir()))
     print("fixtures:", sorted(str(p.relative_to(FIX)) for p in FIX.rglob("*") if p.is_file()))
 
@@ -118,6 +119,130 @@ def spsti_perimeters() -> pl.DataFrame:
             rows.append((code, name, champ, c, nom, start, end))
     cols = ["code", "nom", "champ", "commune", "libelle", "debut", "fin"]
     return pl.DataFrame(rows, schema=cols, orient="row")
+# -- MP, trajet and MSA samples (all fictitious, see each PROVENANCE.md) -------------------
+AT_TITLE = "Risque Accident du travail 2024 par CTN et code NAF (fichier d'exemple fictif)"
+TRAJET_TITLE = "Accidents de trajet 2024 par CTN et code NAF (fichier d'exemple fictif)"
+MP_TITLE = "Maladies professionnelles 2024 par CTN et code NAF (fichier d'exemple fictif)"
+EMPTY_ZERO = {(1, 8): "Les cases vides correspondent à la valeur 0."}
+
+
+def put(df: pl.DataFrame, row: int, column: str, value: object) -> pl.DataFrame:
+    """Write ``value`` in one cell (the column becomes text when the value is text, as in a spreadsheet)."""
+    if isinstance(value, str) and df.schema[column] != pl.String:
+        df = df.with_columns(pl.col(column).cast(pl.String))
+    dtype = df.schema[column]
+    return df.with_columns(
+        pl.when(pl.int_range(pl.len()) == row).then(pl.lit(value, dtype=dtype)).otherwise(pl.col(column)).alias(column)
+    )
+
+
+def first_repeated(mp: pl.DataFrame, keys: list[str]) -> tuple[int, int]:
+    """Row indices of the first two rows of the same CTN × NAF cell (effectifs repeated)."""
+    idx = mp.with_row_index("_i").group_by(keys, maintain_order=True).agg(pl.col("_i")).filter(pl.col("_i").list.len() > 1)
+    rows = idx["_i"][0].to_list()
+    return rows[0], rows[1]
+
+
+def carsat_sheets(at: pl.DataFrame, trajet: pl.DataFrame, mp: pl.DataFrame) -> list:
+    return [
+        ("AT 2024 par CTN X NAF", AT_TITLE, at, EMPTY_ZERO),
+        ("Trajet 2024", TRAJET_TITLE, trajet, EMPTY_ZERO),
+        ("MP 2024", MP_TITLE, mp, samples_mp.MP_NOTES),
+    ]
+
+
+def write_conformance(folder: Path, codes: list[str], sample: str = "exemple.xlsx", broken: str = "exemple-errone.xlsx") -> None:
+    lines = [
+        "# Conformance of this source's sample files (read by the conformance tests).",
+        f'sample = "{sample}"',
+        f'broken = "{broken}"',
+        "expected_codes = [" + ", ".join(f'"{c}"' for c in codes) + "]",
+    ]
+    (folder / "conformance.toml").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def mp_and_msa(nat: pl.DataFrame, demo_mp_communes: pl.DataFrame) -> None:
+    # ameli-mp: a fictitious extract of the national « MP par CTN et code NAF » workbook
+    mp = samples_mp.national_mp(nat, seed=2024)
+    sheet = [("MP 2024 par CTN X NAF", MP_TITLE, mp, samples_mp.MP_NOTES)]
+    samples_mp.write_sheets(sheet, FIX / "ameli-mp/exemple.xlsx", year=2024)
+    shutil.copyfile(FIX / "ameli-mp/exemple.xlsx", DEMO / "ameli-mp_2024_national_fictif.xlsx")
+    keys = ["code CTN / Compte spécial MP", "Code NAF"]
+    a, b = first_repeated(mp, keys)
+    bad = put(mp, b, "Nombre de salariés*", int(mp["Nombre de salariés*"][b]) + 100)  # effectifs differ in one CTN × NAF
+    bad = put(bad, 2, "code Tableau de MP", "999A")
+    bad = put(bad, 3, "Top TMS", "peut-être")
+    bad = put(bad, 4, "code CTN / Compte spécial MP", "ZZ")
+    bad = put(bad, 5, "MP en 1er règlement", "beaucoup")
+    bad = put(bad, 6, "Décès", -2)
+    bad = put(bad, 7, "dont IP avec taux < 10%", int(bad["Nouvelles IP"][7]) + 5)
+    bad = pl.concat([bad, bad[10]])  # the same cell twice
+    samples_mp.write_sheets([(sheet[0][0], MP_TITLE, bad, samples_mp.MP_NOTES)], FIX / "ameli-mp/exemple-errone.xlsx", year=2024)
+    write_conformance(
+        FIX / "ameli-mp",
+        ["inconsistent-effectifs", "unknown-mp-tableau", "invalid-flag", "unknown-ctn", "non-numeric-count",
+         "negative-count", "parts-exceed-total", "duplicate-key"],
+    )  # fmt: skip
+
+    # carsat-mp: one workbook with AT, Trajet and MP sheets, by commune (some former codes)
+    at = samples.spread_over_communes(nat, "carsat-mp", seed=41)
+    at = at.filter(pl.col("Nombre de salariés") >= 20).sample(n=150, seed=41).sort("Code commune", "CTN", "Code NAF")
+    # the two largest rows written under the former code of a commune merged since (COG 2025: 12218, 12224)
+    big = at.with_row_index("_i").sort("Nombre de salariés", descending=True)["_i"].head(2).to_list()
+    at = put(put(at, big[0], "Code commune", "12076"), big[1], "Code commune", "12014")
+    trajet = samples_mp.regional_trajet(at, seed=42)
+    mp = samples_mp.regional_mp(at, seed=43)
+    samples_mp.write_sheets(carsat_sheets(at, trajet, mp), FIX / "carsat-mp/exemple.xlsx", year=2024)
+    a, b = first_repeated(mp, ["Code commune", *keys])
+    bad_mp = put(mp, b, "Nombre d'heures travaillées*", int(mp["Nombre d'heures travaillées*"][b]) + 1000)
+    bad_mp = put(bad_mp, 1, "code Tableau de MP", "Tableau 57 X")
+    bad_mp = put(bad_mp, 2, "Top risque chimique", "?")
+    bad_mp = put(bad_mp, 3, "dont IP avec taux ≥ 10%", int(bad_mp["Nouvelles IP"][3]) + 1)
+    bad_at = put(at, 2, "Nombre de salariés", "douze")
+    bad_tr = put(put(trajet, 0, "Code commune", "31999"), 3, "Décès", -1)
+    samples_mp.write_sheets(carsat_sheets(bad_at, bad_tr, bad_mp), FIX / "carsat-mp/exemple-errone.xlsx", year=2024)
+    write_conformance(
+        FIX / "carsat-mp",
+        ["non-numeric-count", "unknown-commune", "negative-count", "inconsistent-effectifs", "unknown-mp-tableau",
+         "invalid-flag", "parts-exceed-total"],
+    )  # fmt: skip
+    # demo: the Trajet and MP sheets of the demo's commune file (its AT sheet is the other demo file)
+    samples_mp.write_sheets(
+        carsat_sheets(demo_mp_communes, samples_mp.regional_trajet(demo_mp_communes, seed=7), samples_mp.regional_mp(demo_mp_communes, seed=8))[1:],
+        DEMO / "carsat-mp_2024_trajet_mp_communes.xlsx",
+        year=2024,
+    )
+
+    # carsat-lr: AT, Trajet and MP sheets by département, sex and age band
+    nafs = ["7820Z", "8610Z", "5610A", "4711D", "4399C"]
+    base = samples.spread_over_communes(nat, "carsat-lr", seed=51).filter(pl.col("Code NAF").is_in(nafs))
+    at = samples.to_departements(samples.split_sex_age(base, seed=52)).sort("Département", "CTN", "Code NAF", "Sexe", "Tranche d'âge")
+    trajet = samples_mp.regional_trajet(at, seed=53)
+    mp = samples_mp.regional_mp(at, seed=54)
+    samples_mp.write_sheets(carsat_sheets(at, trajet, mp), FIX / "carsat-lr/exemple.xlsx", year=2024)
+    a, b = first_repeated(mp, ["Département", "Sexe", "Tranche d'âge", *keys])
+    bad_mp = put(mp, a, "Nombre d'établissements*", int(mp["Nombre d'établissements*"][a]) + 3)
+    bad_mp = pl.concat([bad_mp, bad_mp[5]])
+    bad_at = put(at, 0, "Département", "31")  # Midi-Pyrénées: not the Carsat Languedoc-Roussillon's
+    bad_tr = put(trajet, 1, "Sexe", "X")
+    samples_mp.write_sheets(carsat_sheets(bad_at, bad_tr, bad_mp), FIX / "carsat-lr/exemple-errone.xlsx", year=2024)
+    write_conformance(FIX / "carsat-lr", ["departement-outside-scope", "invalid-sex", "inconsistent-effectifs", "duplicate-key"])
+
+    # msa: AT-Trajet and MP sheets by département, MSA sector, sex and age band
+    at, mp = samples_msa.msa_tables(seed=2024)
+    samples_msa.write_msa(at, mp, FIX / "msa/exemple.xlsx")
+    shutil.copyfile(FIX / "msa/exemple.xlsx", DEMO / "msa_2024_occitanie_fictif.xlsx")
+    bad_at = put(at, 0, "Secteur de risque MSA", "Pisciculture")
+    bad_at = put(bad_at, 1, "Département", "13")
+    bad_at = put(bad_at, 2, "Heures travaillées", None)
+    bad_at = put(bad_at, 3, "Tranche d'âge", "Entre deux âges")
+    bad_mp = put(put(mp, 0, "Tableau de MP (régime agricole)", "RA 999"), 1, "Maladies professionnelles reconnues", "quelques")
+    samples_msa.write_msa(bad_at, bad_mp, FIX / "msa/exemple-errone.xlsx")
+    write_conformance(
+        FIX / "msa",
+        ["unknown-msa-sector", "departement-outside-scope", "missing-value", "invalid-age-band", "unknown-mp-tableau",
+         "non-numeric-count"],
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

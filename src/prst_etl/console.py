@@ -110,11 +110,13 @@ def render_plan(plan: list[dict], c: Console | None = None) -> None:  # type: ig
 def _issues_table(report: Report, c: Console) -> None:
     counts = Counter(i.code for i in report.issues)
     t = Table(title="Problèmes trouvés", show_lines=False, title_justify="left")
-    for col in ("Ligne", "Colonne", "Valeur", "Règle", "Message"):
+    several = len({i.sheet for i in report.issues if i.sheet}) > 1  # a workbook read sheet by sheet
+    for col in ("Feuille",) * several + ("Ligne", "Colonne", "Valeur", "Règle", "Message"):
         t.add_column(col, overflow="fold")
     for i in report.issues[:MAX_ISSUES_SHOWN]:
         sev = "" if i.severity == "error" else " [yellow](avertissement)[/yellow]"
         t.add_row(
+            *((i.sheet or "",) if several else ()),
             "" if i.row is None else str(i.row),
             i.column or "",
             i.value or "",

@@ -43,6 +43,11 @@ ISSUE_TYPES: dict[str, IssueType] = {
         IssueType("encoding-error", "encodage du fichier non reconnu", "Enregistrez le CSV en UTF-8 ou en Latin-1."),
         IssueType("sheet-not-found", "feuille introuvable", "Indiquez la feuille avec --sheet."),
         IssueType(
+            "sheet-ignored",
+            "feuille ignorée",
+            "Deux feuilles ont le même format : une seule est lue ; l'autre se charge avec --sheet.",
+        ),
+        IssueType(
             "header-not-found",
             "ligne d'en-tête introuvable",
             "La ligne d'en-tête doit contenir les intitulés de colonnes attendus (voir « prst sources show »).",
@@ -66,6 +71,23 @@ ISSUE_TYPES: dict[str, IssueType] = {
         IssueType("unknown-naf", "code NAF inconnu"),
         IssueType("naf-mismatch", "code NAF agrégé incohérent"),
         IssueType("unknown-ctn", "code CTN inconnu"),
+        IssueType(
+            "unknown-mp-tableau",
+            "tableau de maladie professionnelle inconnu",
+            "Code attendu : numéro du tableau (ex. 057A, 57, 30 bis) ou « Hors tableau ».",
+        ),
+        IssueType("invalid-flag", "repère non reconnu", "Valeurs acceptées : « oui » ou case vide (aussi : non, x, 1, 0)."),
+        IssueType(
+            "inconsistent-effectifs",
+            "effectifs différents pour un même CTN × NAF",
+            "Les salariés, heures et établissements d'un couple CTN × code NAF sont répétés sur chacune de ses "
+            "lignes (tableau × syndrome) : ils doivent y être identiques.",
+        ),
+        IssueType(
+            "unknown-msa-sector",
+            "secteur MSA inconnu",
+            "Les secteurs acceptés (codes, libellés, variantes) sont listés dans sources/msa/secteurs.toml.",
+        ),
         IssueType("invalid-sex", "sexe non reconnu", "Valeurs acceptées : H, F, Hommes, Femmes, 1, 2."),
         IssueType("invalid-age-band", "tranche d'âge non reconnue"),
         IssueType("duplicate-key", "ligne en double", "Deux lignes décrivent la même case : supprimez ou sommez-les."),

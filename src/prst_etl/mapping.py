@@ -9,6 +9,9 @@ Keys of a mapping file::
 
     source = "ameli-at"          # plugin id
     version = "2024"             # mapping version (a file layout)
+    layout = "mp"                # optional: which table of a multi-sheet file this mapping reads
+                                 # (e.g. the « AT », « Trajet » and « MP » sheets of a Carsat workbook);
+                                 # a source whose mappings name several layouts reads one sheet of each
     extends = "ameli-at/2024"    # optional: start from another mapping
     title = "…"                  # French description of the layout
     years = "2023-2024"          # reference years this layout was seen for
@@ -25,6 +28,9 @@ Keys of a mapping file::
     integer = true           # counts must be whole numbers
     required = true
     dims = { risk_family = "chutes-plain-pied" }  # extra dimension codes of this measure column
+
+Other TOML files of a source folder (e.g. a crosswalk kept as data) say so with a
+top-level ``kind`` other than ``"mapping"`` and are not read as mappings.
 """
 
 from __future__ import annotations
@@ -67,12 +73,14 @@ class Mapping:
     empty_means_zero: bool = False
     year_patterns: tuple[str, ...] = ()
     years: str = ""
+    layout: str = ""
+    """Table layout read by this mapping, for sources whose files hold several sheets ("" = the only one)."""
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     """Source-specific settings (e.g. value tables for sexes and age bands)."""
 
     @property
     def id(self) -> str:
-        return f"{self.source}/{self.version}"
+        return f"{self.source}/{self.layout}-{self.version}" if self.layout else f"{self.source}/{self.version}"
 
     def column(self, name: str) -> ColumnSpec:
         for c in self.columns:
@@ -129,7 +137,7 @@ def _resolve(path: Path, root: Path) -> dict[str, Any]:
     parent = data.pop("extends", None)
     if parent:
         base = _resolve(root / f"{parent}.toml", root)
-        for k in ("source", "version", "title", "years"):
+        for k in ("source", "version", "title", "years", "kind"):
             base.pop(k, None)
         data = _merge(base, data)
     return data
@@ -159,7 +167,7 @@ def parse_mapping(path: Path, root: Path | None = None) -> Mapping:
                 label=spec.get("label", ""),
             )
         )
-    known = {"source", "version", "title", "years", "sheets", "empty_means_zero", "year_patterns", "columns"}
+    known = {"source", "version", "title", "years", "sheets", "empty_means_zero", "year_patterns", "columns", "layout", "kind"}
     return Mapping(
         source=data["source"],
         version=str(data["version"]),
@@ -170,6 +178,7 @@ def parse_mapping(path: Path, root: Path | None = None) -> Mapping:
         empty_means_zero=bool(data.get("empty_means_zero", False)),
         year_patterns=tuple(data.get("year_patterns", [])),
         years=str(data.get("years", "")),
+        layout=str(data.get("layout", "")),
         options={k: v for k, v in data.items() if k not in known},
     )
 
@@ -181,8 +190,16 @@ def mappings_for(source_id: str, root: Path | None = None) -> tuple[Mapping, ...
     folder = root / source_id
     if not folder.is_dir():
         return ()
-    found = [parse_mapping(p, root) for p in sorted(folder.glob("*.toml"))]
+    found = [parse_mapping(p, root) for p in sorted(folder.glob("*.toml")) if _is_mapping(p)]
     return tuple(sorted(found, key=lambda m: _version_key(m.version)))
+
+
+def _is_mapping(path: Path) -> bool:
+    """A TOML file of a source folder is a mapping unless it declares another ``kind`` (e.g. a crosswalk)."""
+    try:
+        return _read_toml(path).get("kind", "mapping") == "mapping"
+    except (OSError, tomllib.TOMLDecodeError):
+        return True  # parse_mapping reports it
 
 
 def _version_key(v: str) -> tuple[Any, ...]:

@@ -43,8 +43,8 @@ class Report:
         self.issues.extend(issues)
 
     def sort(self) -> None:
-        """Order issues as a provider reads the file: by row, then column."""
-        self.issues.sort(key=lambda i: (i.row is not None, i.row or 0, i.column or "", i.code))
+        """Order issues as a provider reads the file: by sheet (for a file of several sheets), row, then column."""
+        self.issues.sort(key=lambda i: (i.row is not None, i.sheet or "", i.row or 0, i.column or "", i.code))
 
     def flatten(self, spec: Sequence[str] = ("row", "column", "code")) -> list[tuple[Any, ...]]:
         return [tuple(getattr(i, k) for k in spec) for i in self.issues]

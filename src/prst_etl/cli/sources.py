@@ -44,7 +44,7 @@ def sources(ctx: typer.Context, warehouse: WarehouseOpt = None, as_json: JsonOpt
                 "provider": cls.provider,
                 "title": cls.title,
                 "geo_levels": list(cls.geo_levels),
-                "mapping_versions": [m.version for m in src.mappings()],
+                "mapping_versions": list(dict.fromkeys(m.version for m in src.mappings())),
                 "origin": ORIGINS.get(sid, ""),
                 "years_loaded": loaded.get(sid, []),
             }
@@ -106,6 +106,7 @@ def show(
                     "mappings": [
                         {
                             "version": m.version,
+                            "layout": m.layout,
                             "title": m.title,
                             "years": m.years,
                             "sheets": list(m.sheets),
@@ -133,8 +134,9 @@ def show(
         + " ; ".join(f"« {k} » {v}" for k, v in STATUS_LABELS.items())
     )
     for m in maps:
+        sheet_kind = f" (feuille « {m.layout} »)" if m.layout else ""
         tab = Table(
-            title=f"Mapping {m.version} — {m.title} (années {m.years or '?'})",
+            title=f"Mapping {m.version}{sheet_kind} — {m.title} (années {m.years or '?'})",
             title_justify="left",
             caption=f"Feuille : {' ou '.join(m.sheets)} ; la ligne d'en-tête est recherchée dans les 60 premières lignes ; "
             + ("une case vide vaut 0." if m.empty_means_zero else "une case vide est une erreur."),

@@ -1,7 +1,7 @@
 """The demo: a warehouse built from the sample files shipped with prst.
 
 Files and their provenance: ``prst_etl/demo/PROVENANCE.md`` (one real national
-workbook of the Assurance Maladie, and fictitious Carsat files built from it).
+workbook of the Assurance Maladie, and fictitious Carsat, MP and MSA files).
 """
 
 from __future__ import annotations
@@ -21,6 +21,9 @@ DEMO_FILES: list[tuple[str, str]] = [
     ("ameli-at", "2024-stat-nationales-at-ctn-naf.xlsx"),
     ("carsat-mp", "carsat-mp_2024_communes.xlsx"),
     ("carsat-lr", "carsat-lr_2024_departements_sexe_age.xlsx"),
+    ("ameli-mp", "ameli-mp_2024_national_fictif.xlsx"),
+    ("carsat-mp", "carsat-mp_2024_trajet_mp_communes.xlsx"),  # Trajet and MP sheets only: the AT load stays current
+    ("msa", "msa_2024_occitanie_fictif.xlsx"),
     ("carsat-mp", "carsat-mp_2023_communes.xlsx"),
     ("carsat-lr", "carsat-lr_2023_departements_sexe_age.xlsx"),
 ]

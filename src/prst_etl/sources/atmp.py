@@ -1,12 +1,23 @@
-"""Assurance Maladie « AT par CTN et code NAF » workbooks: national (``ameli-at``)
-and regional, from the two Carsat of Occitanie (``carsat-mp``, ``carsat-lr``).
+"""Assurance Maladie « AT / Trajet / MP par CTN et code NAF » workbooks: national
+(``ameli-at``, ``ameli-mp``) and regional, from the two Carsat of Occitanie
+(``carsat-mp``, ``carsat-lr``), whose workbook may hold an AT, a Trajet and an MP sheet.
 
-One row per CTN × NAF sub-class [× commune or département × sex × age band],
-giving one fact table ``at``: employees, hours, establishments, the accident
-counts, and the accidents by risk family (measure ``at_risque``, dimension
-``risk_family``, stored pivoted). The 12 family columns split only the accidents
-coded by cause (4 days off or more); the remainder ``non-code`` = AT en 1er
-règlement − Σ families is added so that the families add up to ``at_1er_reglement``.
+*AT* (layout ``""``/``at``): one row per CTN × NAF sub-class [× commune or département
+× sex × age band], giving the fact table ``at``: employees, hours, establishments, the
+accident counts, and the accidents by risk family (measure ``at_risque``, dimension
+``risk_family``, stored pivoted). The 12 family columns split only the accidents coded
+by cause (4 days off or more); the remainder ``non-code`` = AT en 1er règlement − Σ
+families is added so that the families add up to ``at_1er_reglement``.
+
+*Trajet* (layout ``trajet``): the same layout for commuting accidents, table ``trajet``.
+
+*MP* (layout ``mp``): one row per CTN × NAF × MP tableau × syndrome. The disease counts
+go to table ``mp`` (dimensions ``ctn, mp_tableau, mp_syndrome, cause_family``). The
+employees, hours and establishments of a CTN × NAF are *repeated* on each of its
+tableau × syndrome rows: they are checked to be identical there (``inconsistent-effectifs``)
+and stored once per CTN × NAF in table ``mp_effectifs`` — never summed across rows.
+``cause_family`` partitions the rows through a crosswalk kept as data
+(``sources/ameli-mp/familles-causes.toml``, see :mod:`prst_etl.sources.causes`).
 """
 
 from __future__ import annotations
@@ -16,12 +27,13 @@ from functools import cache
 import polars as pl
 
 from prst_etl import geography, reference, sectors
-from prst_etl.dimensions import STATUS_DTYPE, STATUS_ZERO, TOTAL, age_band_expr, age_label, sex_expr
+from prst_etl.dimensions import STATUS_DTYPE, STATUS_ZERO, TOTAL, UNKNOWN, age_band_expr, age_label, sex_expr
 from prst_etl.facts import status_col
 from prst_etl.mapping import Mapping
 from prst_etl.readers import IssueFactory
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, Pivot, TableSpec
+from prst_etl.sources.causes import crosswalk, flag_expr, tableau_code_expr
 from prst_etl.sources.tabular import (
     DERIVED_PREFIX,
     KEY_PREFIX,
@@ -65,6 +77,42 @@ RISK_FAMILIES = {
 }
 
 
+TRAJET_MEASURES = (
+    Measure("trajet_salaries", "Salariés (fichier trajet)"),
+    Measure("trajet_heures_travaillees", "Heures travaillées (fichier trajet)", "heures"),
+    Measure("trajet_etablissements", "Établissements (SIRET, fichier trajet)"),
+    Measure("trajet_1er_reglement", "Accidents de trajet en 1er règlement"),
+    Measure("trajet_4j_plus", "dont accidents de trajet avec 4 jours d'arrêt ou plus"),
+    Measure("trajet_ip", "Nouvelles incapacités permanentes (trajet)"),
+    Measure("trajet_deces", "Décès par accident de trajet"),
+    Measure("trajet_journees_it", "Journées d'incapacité temporaire (trajet)", "journées"),
+    Measure("trajet_somme_taux_ip", "Somme des taux d'IP (trajet)", "points de taux"),
+)
+MP_MEASURES = (
+    Measure("mp_1er_reglement", "Maladies professionnelles en 1er règlement"),
+    Measure("mp_ip", "Nouvelles incapacités permanentes (MP)"),
+    Measure("mp_ip_lt10", "dont IP avec taux < 10 % (MP)"),
+    Measure("mp_ip_ge10", "dont IP avec taux ≥ 10 % (MP)"),
+    Measure("mp_deces", "Décès par maladie professionnelle"),
+    Measure("mp_journees_it", "Journées d'incapacité temporaire (MP)", "journées"),
+    Measure("mp_somme_taux_ip", "Somme des taux d'IP (MP)", "points de taux"),
+    Measure("mp_somme_taux_ip_lt10", "Somme des taux d'IP < 10 % (MP)", "points de taux"),
+    Measure("mp_somme_taux_ip_ge10", "Somme des taux d'IP ≥ 10 % (MP)", "points de taux"),
+)
+MP_EFFECTIFS_MEASURES = (
+    Measure("mp_salaries", "Salariés (fichier MP, une fois par CTN × NAF)"),
+    Measure("mp_heures_travaillees", "Heures travaillées (fichier MP, une fois par CTN × NAF)", "heures"),
+    Measure("mp_etablissements", "Établissements (fichier MP, une fois par CTN × NAF)"),
+)
+MP_FLAGS = ("top_tms", "top_biologie", "top_chimique", "top_cancers", "top_cancers_hors_tableau", "top_psy")
+"""Mapping columns of the « Top » flags of the MP layout (inputs of ``cause_family``)."""
+MP_PARTS = (("mp_ip", ("mp_ip_lt10", "mp_ip_ge10")), ("mp_somme_taux_ip", ("mp_somme_taux_ip_lt10", "mp_somme_taux_ip_ge10")))
+"""Totals and their « dont » parts in the MP layout (Σ parts ≤ total)."""
+EFFECTIF_COLUMNS = ("salaries", "heures_travaillees", "etablissements")
+"""Mapping columns of the MP layout repeated on each tableau × syndrome row of a CTN × NAF."""
+CROSSWALK_SOURCE = "ameli-mp"
+"""Source folder of the régime général cause-family crosswalk (shared by the Carsat MP sheets)."""
+
 RISK_COLUMNS = tuple((f"at_risque_{code.replace('-', '_')}", code, label) for code, label in RISK_FAMILIES.items())
 RISK_PIVOT = Pivot("risk_family", "at_risque", "AT en 1er règlement par famille de risque", RISK_COLUMNS)
 REMAINDER = "at_risque_non_code"
@@ -97,20 +145,40 @@ def _clean_departement(expr: pl.Expr) -> pl.Expr:
     return pl.when(s.str.contains(r"^\d$")).then(s.str.zfill(2)).otherwise(s)
 
 
+AT_TABLE = TableSpec(
+    "at",
+    "Sinistralité AT (salariés, heures, accidents, familles de risque)",
+    AT_MEASURES + tuple(Measure(col, f"AT en 1er règlement — {label}") for col, _, label in RISK_COLUMNS),
+    ("ctn",),
+    (RISK_PIVOT,),
+)
+TRAJET_TABLE = TableSpec("trajet", "Accidents de trajet (salariés, heures, accidents)", TRAJET_MEASURES, ("ctn",))
+MP_TABLE = TableSpec(
+    "mp",
+    "Maladies professionnelles par tableau, syndrome et famille de cause",
+    MP_MEASURES,
+    ("ctn", "mp_tableau", "mp_syndrome", "cause_family"),
+)
+MP_EFFECTIFS_TABLE = TableSpec(
+    "mp_effectifs",
+    "Effectifs du fichier MP (salariés, heures, établissements), une fois par CTN × NAF",
+    MP_EFFECTIFS_MEASURES,
+    ("ctn",),
+)
+LAYOUT_TABLES = {"at": ("at",), "trajet": ("trajet",), "mp": ("mp", "mp_effectifs")}
+
+
 class AtWorkbook(TabularSource):
-    """Common reading of the « AT par CTN et code NAF » layout."""
+    """Common reading of the « AT / Trajet / MP par CTN et code NAF » layouts."""
 
     provider = "Assurance Maladie – Risques professionnels"
     series = "regime-general-atmp"
-    tables = (
-        TableSpec(
-            "at",
-            "Sinistralité AT (salariés, heures, accidents, familles de risque)",
-            AT_MEASURES + tuple(Measure(col, f"AT en 1er règlement — {label}") for col, _, label in RISK_COLUMNS),
-            ("ctn",),
-            (RISK_PIVOT,),
-        ),
-    )
+    tables = (AT_TABLE,)
+    default_layout = "at"
+    """Layout of a mapping that names none."""
+
+    def layout_of(self, ctx: Context) -> str:
+        return ctx.layout or self.default_layout
 
     # -- keys -------------------------------------------------------------------------
     def key_columns(self, ctx: Context) -> list[Derived]:
@@ -141,6 +209,10 @@ class AtWorkbook(TabularSource):
             keys.append(Derived(KEY_PREFIX + "sex", "sexe", sex_expr))
         if ctx.has("tranche_age"):
             keys.append(Derived(KEY_PREFIX + "age", "tranche_age", age_band_expr))
+        if self.layout_of(ctx) == "mp":
+            keys.append(Derived(KEY_PREFIX + "tableau", "tableau", tableau_code_expr))
+            keys.append(Derived(KEY_PREFIX + "syndrome", "syndrome", _clean_syndrome))
+            keys += [Derived(DERIVED_PREFIX + f, f, flag_expr) for f in MP_FLAGS if ctx.has(f)]
         return keys
 
     # -- rules ------------------------------------------------------------------------
@@ -206,8 +278,82 @@ class AtWorkbook(TabularSource):
                 )
             )
         checks += measure_checks(ctx)
-        checks += self.remainder_checks(ctx)
+        layout = self.layout_of(ctx)
+        if layout == "at":
+            checks += self.remainder_checks(ctx)
+        elif layout == "mp":
+            checks += self.mp_checks(ctx)
         return checks
+
+    def mp_checks(self, ctx: Context) -> list[RawCheck]:
+        """Rules of the MP layout: tableau, flags, « dont » parts, effectifs repeated identically."""
+        checks = [
+            RawCheck("missing-key", "tableau", pl.col("tableau").is_not_null(), lambda v: "Code du tableau de MP manquant."),
+            RawCheck(
+                "unknown-mp-tableau",
+                "tableau",
+                pl.col("tableau").is_null() | pl.col(KEY_PREFIX + "tableau").is_not_null(),
+                lambda v: f"« {v} » n'est pas un tableau de maladie professionnelle (ex. 057A, 57, 30 bis, Hors tableau).",
+            ),
+        ]
+        for f in MP_FLAGS:
+            if ctx.has(f):
+                header = ctx.mapping.column(f).headers[0]
+                checks.append(
+                    RawCheck(
+                        "invalid-flag",
+                        f,
+                        pl.col(f).is_null() | pl.col(DERIVED_PREFIX + f).is_not_null(),
+                        lambda v, h=header: f"« {v} » dans « {h} » : « oui » ou case vide attendu.",
+                    )
+                )
+        for total_id, part_ids in MP_PARTS:
+            total_col = self._column_of(ctx.mapping, total_id)
+            parts = [self._column_of(ctx.mapping, p) for p in part_ids]
+            if total_col is None or not ctx.has(total_col.name) or any(p is None or not ctx.has(p.name) for p in parts):
+                continue
+            total = parse_measure(total_col, ctx.mapping)[0]
+            values = [parse_measure(p, ctx.mapping)[0] for p in parts]  # type: ignore[arg-type]
+            ok = total.is_null() | ~pl.all_horizontal([v.is_not_null() for v in values]) | (pl.sum_horizontal(values) <= total + 1e-9)
+            names = " + ".join(f"« {p.headers[0]} »" for p in parts)  # type: ignore[union-attr]
+            checks.append(
+                RawCheck(
+                    "parts-exceed-total",
+                    total_col.name,
+                    ok,
+                    lambda v, n=names, h=total_col.headers[0]: f"{n} dépasse « {h} » ({v}).",
+                )
+            )
+        # The effectifs of a CTN × NAF are repeated on each of its tableau × syndrome rows: a row whose
+        # value is not the one most rows of its CTN × NAF share (strict majority) is reported.
+        cell = [pl.col(KEY_PREFIX + k) for k in ("geo", "sex", "age") if KEY_PREFIX + k in self._key_names(ctx)]
+        cell += [pl.col(KEY_PREFIX + "ctn"), pl.col(KEY_PREFIX + "naf")]
+        where = "de la même commune ou du même département, " if ctx.has("commune") or ctx.has("departement") else ""
+        for name in EFFECTIF_COLUMNS:
+            if not ctx.has(name):
+                continue
+            col = ctx.mapping.column(name)
+            value, status = parse_measure(col, ctx.mapping)
+            text = pl.concat_str([value.cast(pl.String).fill_null(""), status.cast(pl.String).fill_null("")], separator="|")
+            n = pl.len().over(cell)
+            same = pl.len().over([*cell, text])
+            ok = (text.n_unique().over(cell) == 1) | (2 * same > n)
+            label = col.label.split(" (")[0] if col.label else col.headers[0]
+            checks.append(
+                RawCheck(
+                    "inconsistent-effectifs",
+                    name,
+                    ok,
+                    lambda v, lab=label, w=where: (
+                        f"{lab} : « {v} » diffère des autres lignes {w}du même CTN × code NAF. Cette valeur est répétée "
+                        "sur chaque ligne tableau × syndrome et doit y être identique (elle n'est comptée qu'une fois)."
+                    ),
+                )
+            )
+        return checks
+
+    def _key_names(self, ctx: Context) -> set[str]:
+        return {d.name for d in self.key_columns(ctx)}
 
     def geo_checks(self, ctx: Context) -> list[RawCheck]:
         return []
@@ -243,7 +389,6 @@ class AtWorkbook(TabularSource):
         return raw.with_columns(geo_level=pl.lit("france"), geo_code=pl.lit(geography.FRANCE)), "france", ["FR"]
 
     def normalise(self, raw: pl.DataFrame, ctx: Context, out: Extraction):
-        mapping = ctx.mapping
         df, level, coverage = self.geo_keys(raw, ctx)
         keys = df.select(
             pl.lit(ctx.year, dtype=pl.Int32).alias("year"),
@@ -255,37 +400,71 @@ class AtWorkbook(TabularSource):
             (pl.col(KEY_PREFIX + "age") if ctx.has("tranche_age") else pl.lit(TOTAL)).alias("age_band"),
             pl.col(KEY_PREFIX + "ctn").alias("ctn"),
         )
-        dims = keys.columns
-        tables: dict[str, pl.DataFrame] = {}
+        layout = self.layout_of(ctx)
+        if layout == "mp":
+            tables = self._normalise_mp(df, keys, ctx)
+        elif layout == "trajet":
+            tables = {"trajet": pl.concat([keys, df.select(self._measure_exprs(TRAJET_TABLE, ctx))], how="horizontal")}
+        else:
+            tables = {"at": self._normalise_at(df, keys, ctx)}
 
-        # One column per measure; a measure the file lacks is « nd » (not available)
-        spec = self.table("at")
-        exprs = []
+        # Rows that fall on the same cell (old commune codes merged since) are added up
+        for name, table in tables.items():
+            spec = self.table(name)
+            dims = list(keys.columns) + [d for d in spec.extra_dims if d not in keys.columns]
+            if table.select(pl.struct(dims).is_duplicated().any()).item():
+                summed = sum_cells(table, dims, spec.measure_ids)
+                if name in LAYOUT_TABLES[layout][:1]:
+                    out.stats.rows_merged += table.height - summed.height
+                tables[name] = summed
+        return tables, level, coverage
+
+    def _measure_exprs(self, spec: TableSpec, ctx: Context, skip: tuple[str, ...] = ()) -> list[pl.Expr]:
+        """Value and status of each measure of a table; a measure the file lacks is « nd » (not available)."""
+        exprs: list[pl.Expr] = []
         for m in spec.measure_ids:
-            col = self._column_of(mapping, m)
+            col = self._column_of(ctx.mapping, m)
             if col is not None and ctx.has(col.name):
-                exprs += list(parse_measure(col, mapping))
-            elif m != REMAINDER:
+                exprs += list(parse_measure(col, ctx.mapping))
+            elif m not in skip:
                 exprs += [pl.lit(None, dtype=pl.Float64).alias(m), pl.lit("nd", dtype=STATUS_DTYPE).alias(status_col(m))]
-        at = pl.concat([keys, df.select(exprs)], how="horizontal")
+        return exprs
+
+    def _normalise_at(self, df: pl.DataFrame, keys: pl.DataFrame, ctx: Context) -> pl.DataFrame:
+        spec = AT_TABLE
+        at = pl.concat([keys, df.select(self._measure_exprs(spec, ctx, skip=(REMAINDER,)))], how="horizontal")
 
         # Remainder of the risk families: AT − Σ families (no value if any of them has none)
-        families = [c.measure for c in self._family_columns(mapping)]
+        families = [c.measure for c in self._family_columns(ctx.mapping)]
         total = "at_1er_reglement"
         known = pl.all_horizontal([pl.col(m).is_not_null() for m in [total, *families]])
         signs = [pl.when(pl.col(status_col(m)) != STATUS_ZERO).then(pl.col(status_col(m))) for m in [total, *families]]
-        at = at.with_columns(
+        return at.with_columns(
             pl.when(known).then(pl.col(total) - pl.sum_horizontal(families)).alias(REMAINDER),
             pl.when(~known).then(pl.min_horizontal(signs)).cast(STATUS_DTYPE).alias(status_col(REMAINDER)),
         ).select(keys.columns + [c for m in spec.measure_ids for c in (m, status_col(m))])
 
-        # Rows that fall on the same cell (old commune codes merged since) are added up
-        if at.select(pl.struct(dims).is_duplicated().any()).item():
-            summed = sum_cells(at, dims, spec.measure_ids)
-            out.stats.rows_merged = at.height - summed.height
-            at = summed
-        tables = {"at": at}
-        return tables, level, coverage
+    def _normalise_mp(self, df: pl.DataFrame, keys: pl.DataFrame, ctx: Context) -> dict[str, pl.DataFrame]:
+        code = pl.col(KEY_PREFIX + "tableau")
+        flags = {f: pl.col(DERIVED_PREFIX + f).fill_null(False) for f in MP_FLAGS if ctx.has(f)}  # empty cell: no
+        families = crosswalk(CROSSWALK_SOURCE)
+        mp_dims = df.select(
+            code.alias("mp_tableau"),
+            pl.col(KEY_PREFIX + "syndrome").fill_null(UNKNOWN).alias("mp_syndrome"),
+            families.expr(code, flags).alias("cause_family"),
+        )
+        mp = pl.concat([keys, mp_dims, df.select(self._measure_exprs(MP_TABLE, ctx))], how="horizontal")
+        # Effectifs: once per CTN × NAF (the raw rules checked they are the same on all its rows)
+        cells = keys.columns
+        first = pl.concat([keys, df.select(self._measure_exprs(MP_EFFECTIFS_TABLE, ctx))], how="horizontal")
+        effectifs = first.unique(subset=cells, keep="first", maintain_order=True)
+        return {"mp": mp, "mp_effectifs": effectifs}
+
+
+def _clean_syndrome(expr: pl.Expr) -> pl.Expr:
+    """Syndrome or CIM-10 code as written, trimmed and upper-cased (``m75.1`` → ``M75.1``)."""
+    s = expr.cast(pl.String).str.strip_chars().str.to_uppercase().str.replace_all(r"\s+", " ")
+    return pl.when(s == "").then(None).otherwise(s)
 
 
 @register_source
@@ -301,9 +480,15 @@ class AmeliAt(AtWorkbook):
 
 
 class CarsatAt(AtWorkbook):
-    """A Carsat's regional file: a geography column (commune or département) before CTN."""
+    """A Carsat's regional file: a geography column (commune or département) before CTN.
+
+    The workbook may hold an AT sheet, a Trajet sheet and an MP sheet (any of them): each
+    is recognised by its headers and read with its own mapping (layouts ``""``, ``trajet``,
+    ``mp``); a file with only an MP sheet loads tables ``mp`` and ``mp_effectifs`` only.
+    """
 
     geo_levels = ("commune", "departement")
+    tables = (AT_TABLE, TRAJET_TABLE, MP_TABLE, MP_EFFECTIFS_TABLE)
 
     def check_column_set(self, mapping: Mapping, found: set[str], row: int, issue: IssueFactory) -> bool:
         if "commune" in found and "departement" in found:
@@ -374,14 +559,33 @@ class CarsatAt(AtWorkbook):
 
 
 @register_source
+class AmeliMp(AtWorkbook):
+    id = "ameli-mp"
+    title = "Maladies professionnelles nationales par CTN et code NAF"
+    description = (
+        "Classeur national de l'Assurance Maladie « MP par CTN et code NAF » : une ligne par CTN (ou compte "
+        "spécial MP, ZC) × sous-classe NAF × tableau de MP × syndrome, France entière. Les MP vont dans la table "
+        "mp (dimensions ctn, mp_tableau, mp_syndrome et cause_family, tirée des repères « Top » et des tableaux "
+        "par la table de correspondance sources/ameli-mp/familles-causes.toml) ; les salariés, heures et "
+        "établissements, répétés sur chaque ligne d'un même CTN × NAF, doivent y être identiques et ne sont "
+        "comptés qu'une fois (table mp_effectifs)."
+    )
+    geo_levels = ("france",)
+    tables = (MP_TABLE, MP_EFFECTIFS_TABLE)
+    default_layout = "mp"
+
+
+@register_source
 class CarsatMp(CarsatAt):
     id = "carsat-mp"
     provider = "Carsat Midi-Pyrénées"
-    title = "Sinistralité AT régionale – Carsat Midi-Pyrénées"
+    title = "Sinistralité AT, trajet et MP régionale – Carsat Midi-Pyrénées"
     description = (
-        "Statistiques AT de la Carsat Midi-Pyrénées au format « AT par CTN et code NAF », avec une colonne "
-        "géographique (« Code commune », tout millésime du COG, ou « Département ») avant « CTN », et "
-        "facultativement « Sexe » et « Tranche d'âge ». Départements : 09 12 31 32 46 65 81 82."
+        "Statistiques AT, trajet et MP de la Carsat Midi-Pyrénées : un classeur avec une feuille AT (format "
+        "« AT par CTN et code NAF »), une feuille Trajet et une feuille MP (format « MP par CTN et code NAF »), "
+        "chacune facultative, avec une colonne géographique (« Code commune », tout millésime du COG, ou "
+        "« Département ») avant « CTN », et facultativement « Sexe » et « Tranche d'âge ». "
+        "Départements : 09 12 31 32 46 65 81 82."
     )
     scope = geography.CAISSES["carsat-mp"]
 
@@ -390,13 +594,14 @@ class CarsatMp(CarsatAt):
 class CarsatLr(CarsatAt):
     id = "carsat-lr"
     provider = "Carsat Languedoc-Roussillon"
-    title = "Sinistralité AT régionale – Carsat Languedoc-Roussillon"
+    title = "Sinistralité AT, trajet et MP régionale – Carsat Languedoc-Roussillon"
     description = (
-        "Statistiques AT de la Carsat Languedoc-Roussillon au format « AT par CTN et code NAF », avec une "
-        "colonne géographique (« Code commune » ou « Département ») avant « CTN », et facultativement "
-        "« Sexe » et « Tranche d'âge ». Départements : 11 30 34 48 66."
+        "Statistiques AT, trajet et MP de la Carsat Languedoc-Roussillon : feuilles AT, Trajet et MP (chacune "
+        "facultative) au format de l'Assurance Maladie, avec une colonne géographique (« Code commune » ou "
+        "« Département ») avant « CTN », et facultativement « Sexe » et « Tranche d'âge ». "
+        "Départements : 11 30 34 48 66."
     )
     scope = geography.CAISSES["carsat-lr"]
 
 
-__all__ = ["AmeliAt", "CarsatLr", "CarsatMp", "RISK_FAMILIES", "age_label"]
+__all__ = ["AmeliAt", "AmeliMp", "CarsatLr", "CarsatMp", "RISK_FAMILIES", "age_label"]

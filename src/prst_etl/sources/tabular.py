@@ -96,6 +96,11 @@ class Context:
     def has(self, name: str) -> bool:
         return name in self.present
 
+    @property
+    def layout(self) -> str:
+        """Layout of the table being read (``""`` for a single-layout source)."""
+        return self.mapping.layout
+
 
 class TabularSource(Source):
     """A source whose file is one table described by a mapping (most providers)."""
@@ -117,19 +122,62 @@ class TabularSource(Source):
         if wb is None:
             return out
 
+        if len(self.layouts()) > 1:
+            # Several table layouts (e.g. the AT, Trajet and MP sheets of a Carsat workbook):
+            # one sheet of each layout present is read, all problems of all sheets reported.
+            picks = self._pick_sheets(wb, sheet, mapping_version, issue)
+            for mapping, sh, header in picks:
+                self._read_table(wb, path, mapping, sh, header, year, out, issue)
+            issue.sheet = None
+            if picks and wb.kind == "excel":
+                out.sheet = ", ".join(sh.name for _, sh, _ in picks)
+            if not out.ok:
+                out.tables = {}
+            return out
+
         # Pick the sheet, the mapping version and the header row
         picked = self._pick_layout(wb, sheet, mapping_version, issue)
         if picked is None:
             return out
         mapping, sh, header = picked
-        out.mapping, out.sheet, out.header_row = mapping, sh.name if wb.kind == "excel" else None, header.excel_row
-        issue.sheet = out.sheet
+        self._read_table(wb, path, mapping, sh, header, year, out, issue)
+        return out
+
+    def layouts(self) -> list[str]:
+        """Table layouts of the source's mappings (one, ``""``, for a single-table source)."""
+        return list(dict.fromkeys(m.layout for m in self.mappings()))
+
+    def _read_table(
+        self,
+        wb: Workbook,
+        path: Path,
+        mapping: Mapping,
+        sh: Sheet,
+        header: Any,
+        year: int | None,
+        out: Extraction,
+        issue: IssueFactory,
+    ) -> None:
+        """Read, validate and normalise one table (one sheet); add its fact tables to ``out``."""
+        start = len(issue.issues)
+        sheet_name = sh.name if wb.kind == "excel" else None
+        if out.mapping is None:
+            out.mapping, out.sheet, out.header_row = mapping, sheet_name, header.excel_row
+        issue.sheet = sheet_name
         present = list(header.columns.values())
         if not self._check_columns(mapping, header, sh, issue):
-            return out
+            return
 
-        # Reference year
+        # Reference year (one per file: every sheet must agree)
         ref_year = self._find_year(mapping, sh, header.row_index, path, year, issue)
+        if ref_year is not None and out.years and ref_year not in out.years:
+            issue(
+                "year-mismatch",
+                f"La feuille « {sh.name} » porte l'année {ref_year}, une autre feuille du fichier {out.years[0]} : "
+                "un fichier ne contient qu'une année de référence.",
+                value=str(ref_year),
+            )
+            ref_year = None
 
         # Cut the body: the rows below the header, the mapped columns only
         body = wb.body(sh.name, header.excel_row + 1, list(header.columns))
@@ -139,9 +187,9 @@ class TabularSource(Source):
         wb.release()
         if raw.height == 0:
             issue("empty-file", "Le tableau ne contient aucune ligne de données sous l'en-tête.", row=header.excel_row)
-            return out
+            return
         if ref_year is None:
-            return out
+            return
         labels = [c.name for c in mapping.by_role("label") if c.name in raw.columns]
         raw = raw.drop(labels)
 
@@ -151,9 +199,10 @@ class TabularSource(Source):
         raw = add_derived(parse_counts(raw, measures), self.key_columns(ctx))
         checks = self.raw_checks(ctx)
         self._validate_raw(raw, checks, ctx, issue)
-        if not out.ok:
-            out.stats.rows_rejected = _rows_with_errors(issue.issues)
-            return out
+        new = issue.issues[start:]
+        if any(i.severity == "error" for i in new):
+            out.stats.rows_rejected += _rows_with_errors(new)
+            return
 
         # Normalise and check the canonical contract
         tables, geo_level, coverage = self.normalise(raw, ctx, out)
@@ -168,12 +217,13 @@ class TabularSource(Source):
                         "invalid-fact",
                         f"Table {name}, colonne {row['column']}, règle {row['check']} : {row['failure_case']}",
                     )
-        out.tables = tables
-        out.years = [ref_year]
-        out.geo_level = geo_level
-        out.coverage = coverage
-        out.stats.rows_kept = raw.height  # rows_merged of them were added into another cell
-        return out
+        out.tables.update(tables)
+        if ref_year not in out.years:
+            out.years.append(ref_year)
+        if geo_level not in out.geo_level.split(","):
+            out.geo_level = f"{out.geo_level},{geo_level}" if out.geo_level else geo_level
+        out.coverage = sorted(set(out.coverage) | set(coverage))
+        out.stats.rows_kept += raw.height  # rows_merged of them were added into another cell
 
     # -- hooks for subclasses ---------------------------------------------------------
     def key_columns(self, ctx: Context) -> list[Derived]:
@@ -213,31 +263,101 @@ class TabularSource(Source):
                     best = (score, m, sh, header)
                 break  # the first sheet holding a header is the table of this layout
         if best is None:
-            if sheet is not None and sheet not in wb.sheet_names:
-                issue(
-                    "sheet-not-found",
-                    f"La feuille « {sheet} » n'existe pas. Feuilles du classeur : {', '.join(wb.sheet_names)}.",
-                    value=sheet,
-                )
-            elif not tried_sheets:
-                patterns = ", ".join(f"« {p} »" for p in mappings[-1].sheets)
-                issue(
-                    "sheet-not-found",
-                    f"Aucune feuille ne correspond au format attendu ({patterns}). "
-                    f"Feuilles du classeur : {', '.join(wb.sheet_names)}.",
-                )
-            else:
-                expected = [c.headers[0] for c in mappings[-1].columns if c.required][:6]
-                issue(
-                    "header-not-found",
-                    f"Aucune ligne d'en-tête reconnue dans les {HEADER_ROWS_SCANNED} premières lignes de "
-                    f"« {', '.join(sorted(tried_sheets))} ». En-têtes attendus, par exemple : "
-                    + ", ".join(f"« {h} »" for h in expected)
-                    + ".",
-                )
+            self._report_no_table(wb, sheet, mappings, tried_sheets, issue)
             return None
         _, m, sh, header = best
         return m, sh, header
+
+    def _report_no_table(
+        self, wb: Workbook, sheet: str | None, mappings: list[Mapping], tried_sheets: set[str], issue: IssueFactory
+    ) -> None:
+        if sheet is not None and sheet not in wb.sheet_names:
+            issue(
+                "sheet-not-found",
+                f"La feuille « {sheet} » n'existe pas. Feuilles du classeur : {', '.join(wb.sheet_names)}.",
+                value=sheet,
+            )
+        elif not tried_sheets:
+            patterns = ", ".join(f"« {p} »" for p in mappings[-1].sheets)
+            issue(
+                "sheet-not-found",
+                f"Aucune feuille ne correspond au format attendu ({patterns}). "
+                f"Feuilles du classeur : {', '.join(wb.sheet_names)}.",
+            )
+        else:
+            expected = [c.headers[0] for c in mappings[-1].columns if c.required][:6]
+            issue(
+                "header-not-found",
+                f"Aucune ligne d'en-tête reconnue dans les {HEADER_ROWS_SCANNED} premières lignes de "
+                f"« {', '.join(sorted(tried_sheets))} ». En-têtes attendus, par exemple : "
+                + ", ".join(f"« {h} »" for h in expected)
+                + ".",
+            )
+
+    def _pick_sheets(
+        self, wb: Workbook, sheet: str | None, version: str | None, issue: IssueFactory
+    ) -> list[tuple[Mapping, Sheet, Any]]:
+        """For a source with several layouts: the sheet of each layout present in the workbook.
+
+        Every sheet (or only ``sheet``) is scored against every layout; it belongs to the
+        layout whose headers it matches best (fewest missing and unknown columns). When two
+        sheets fall to the same layout, the better one (then the first) is read and the
+        other, if it looks like a whole table, is reported as ignored.
+        """
+        mappings = [m for m in self.mappings() if version is None or m.version == version]
+        if not mappings:
+            from prst_etl.errors import UnknownName
+
+            raise UnknownName("version de mapping", version or "", sorted({m.version for m in self.mappings()}))
+        by_layout: dict[str, list[Mapping]] = {}
+        for m in mappings:
+            by_layout.setdefault(m.layout, []).append(m)
+        # the single-layout order of preference: newest mapping first, then the main layout
+        tried: set[str] = set()
+        found: dict[str, list[tuple[Any, ...]]] = {}
+        for index, name in enumerate(wb.sheet_names):
+            best: tuple[Any, ...] | None = None
+            for layout, ms in by_layout.items():
+                for m in reversed(ms):
+                    candidates = m.candidate_sheets(wb.sheet_names, sheet)
+                    if name not in candidates:
+                        continue
+                    tried.add(name)
+                    sh = wb.head(name)
+                    header = find_header(sh, m.aliases())
+                    if header is None:
+                        continue
+                    required = {c.name for c in m.columns if c.required}
+                    got = set(header.columns.values())
+                    missing = len(required - got)
+                    score = (-(missing + len(header.unexpected)), len(required & got), -candidates.index(name))
+                    complete = 2 * len(required & got) >= len(required)
+                    if best is None or score > best[0]:
+                        best = (score, index, layout, m, sh, header, complete)
+            if best is not None:
+                found.setdefault(best[2], []).append(best)
+        if not found:
+            self._report_no_table(wb, sheet, mappings, tried, issue)
+            return []
+        picks = []
+        for layout in by_layout:
+            cands = sorted(found.get(layout, []), key=lambda c: (c[0], -c[1]), reverse=True)
+            if not cands:
+                continue
+            picks.append(cands[0])
+            for other in cands[1:]:
+                if other[6]:
+                    issue(
+                        "sheet-ignored",
+                        f"La feuille « {other[4].name} » a le même format que « {cands[0][4].name} » "
+                        f"({cands[0][3].title}) : seule « {cands[0][4].name} » est lue. "
+                        "Pour lire l'autre, indiquez-la avec --sheet.",
+                        sheet=other[4].name,
+                        value=other[4].name,
+                        severity="warning",
+                    )
+        picks.sort(key=lambda c: c[1])  # read in the workbook's order
+        return [(c[3], c[4], c[5]) for c in picks]
 
     def _check_columns(self, mapping: Mapping, header: Any, sh: Sheet, issue: IssueFactory) -> bool:
         found = set(header.columns.values())
@@ -320,12 +440,14 @@ class TabularSource(Source):
         blank = flagged["_filled"] == 0
         note = (flagged["_filled"] == 1) & ~flagged["_anym"]
         n_blank, n_note = int(blank.sum()), int(note.sum())
-        out.stats.rows_read = raw.height
-        out.stats.rows_skipped = n_blank + n_note
+        out.stats.rows_read += raw.height
+        out.stats.rows_skipped += n_blank + n_note
+        detail = out.stats.skipped_detail
         if n_blank:
-            out.stats.skipped_detail["lignes vides"] = n_blank
+            detail["lignes vides"] = detail.get("lignes vides", 0) + n_blank
         if n_note:
-            out.stats.skipped_detail["notes (une seule cellule de texte)"] = n_note
+            key = "notes (une seule cellule de texte)"
+            detail[key] = detail.get(key, 0) + n_note
         return raw.filter(~(blank | note))
 
     def _validate_raw(self, raw: pl.DataFrame, checks: list[RawCheck], ctx: Context, issue: IssueFactory) -> None:
@@ -423,7 +545,7 @@ def _lazy_select(expr: pl.Expr) -> Callable[[Any], pl.LazyFrame]:
 
 
 def _rows_with_errors(issues: list[Issue]) -> int:
-    return len({i.row for i in issues if i.severity == "error" and i.row is not None})
+    return len({(i.sheet, i.row) for i in issues if i.severity == "error" and i.row is not None})
 
 
 def _clip(text: str) -> str:

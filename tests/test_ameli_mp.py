@@ -240,3 +240,25 @@ def test_naf2_written_as_a_number_loses_no_zero(cli, wh, raw, tmp_path) -> None:
     rep = cli.json("ingest", "ameli-mp", path, "-w", wh, "--dry-run")
     assert rep["outcome"] == "dry-run"
     assert [(i["row"], i["column"], i["code"], i["severity"]) for i in rep["issues"]] == [(6, "Code NAF2", "naf-mismatch", "warning")]
+
+
+def test_mp_rates_use_the_effectifs_counted_once(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """mp_if divides the mp table by the mp_effectifs table, broadcast over the cause families."""
+    import polars as pl
+
+    from conftest import FIXTURES
+
+    wh = tmp_path / "w"
+    assert cli("ingest", "ameli-mp", FIXTURES / "sources/ameli-mp/exemple.xlsx", "-w", wh).exit_code == 0
+    out = tmp_path / "fr.parquet"
+    assert cli("export", "-l", "france", "-w", wh, "-o", out, "-s", "ensemble").exit_code == 0
+    df = pl.read_parquet(out)
+    tot = lambda ind, **k: df.filter(  # noqa: E731
+        (pl.col("indicator") == ind) & (pl.col("ctn") == "_T") & (pl.col("mp_tableau") == "_T")
+        & (pl.col("mp_syndrome") == "_T") & (pl.col("cause_family") == k.get("cause", "_T"))
+    )["value"]  # fmt: skip
+    mp, sal = tot("mp_1er_reglement").item(), tot("mp_salaries").item()
+    assert tot("mp_if").item() == pytest.approx(mp / sal * 10000)
+    tms = tot("mp_1er_reglement", cause="tms").item()
+    assert tot("mp_if", cause="tms").item() == pytest.approx(tms / sal * 10000)
+    assert tot("part_mp_cause", cause="tms").item() == pytest.approx(tms / mp * 100)

@@ -110,9 +110,10 @@ def test_a_file_with_only_an_mp_sheet_supersedes_only_the_mp_tables(carsat_mp, c
     assert cli("ingest", "carsat-mp", MP_FOLDER / "exemple.xlsx", "-w", wh).exit_code == 0
     mp = sheets["MP 2024"].head(20)
     path = samples_mp.write_sheets([("Maladies pro", "Maladies professionnelles 2024", mp, {})], tmp_path / "mp.xlsx", year=2024)
-    rep = cli.json("ingest", "carsat-mp", path, "-w", wh)
+    rep = cli.json("ingest", "carsat-mp", path, "-w", wh, "--yes")
     assert rep["outcome"] == "loaded", rep["issues"][:3]
     assert set(rep["tables"]) == {"mp", "mp_effectifs"} and rep["supersedes"] == [1]
+    assert {p["table"] for p in rep["plan"]} <= {"mp", "mp_effectifs"}  # the plan names only what changes
     with open_warehouse(wh) as w:
         cur = w.current_parts()
     current = dict(cur.select("table_name", "load_id").iter_rows())

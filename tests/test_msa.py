@@ -91,11 +91,6 @@ def test_ra_crosswalk_is_data() -> None:
     assert "périarticulaires" in labels["039A"]
 
 
-@pytest.mark.xfail(
-    reason="export.py rolls sectors up from naf732 only: facts given at sector level « ensemble » (MSA) are dropped "
-    "until the aggregation rewrite reads them",
-    strict=False,
-)
 def test_region_export_rolls_up_departements_and_keeps_secrets(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, wh, tables, _, _ = loaded
     out = tmp_path / "r.parquet"

@@ -100,7 +100,8 @@ def _combine(frames: list[pl.DataFrame], dims: list[str], measures: list[str], c
     df = df.join(cov.with_columns(pl.col("year").cast(pl.Int32)), on=["source", "year", "geo_code"], how="left")
     df = df.with_columns(
         pl.col("n_cov").fill_null(0), pl.col("n_terr").fill_null(0),
-        (pl.col("source_level").replace_strict(GRAIN, default=9) * 1000 + pl.col("source").rank("dense") ).alias("_order"),
+        (pl.col("source_level").str.split(",").list.first().replace_strict(GRAIN, default=9) * 1000
+         + pl.col("source").rank("dense")).alias("_order"),
     )  # fmt: skip
     df = df.with_columns(_full=(pl.col("n_cov") >= pl.col("n_terr")) & (pl.col("n_terr") > 0))
     key = list(dims)
@@ -353,8 +354,11 @@ def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.D
 def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> list[str]:
     """Explain, per source, why a level has nothing (never derived from a coarser level)."""
     notes = []
-    loads = wh.query("SELECT load_id, geo_level, coverage FROM loads")
+    from prst_etl.aggregate import part_level
+
+    loads = wh.query("SELECT load_id, coverage FROM loads")
     cur = wh.current_parts().join(loads, on="load_id")
+    cur = cur.with_columns(pl.Series("geo_level", [part_level(wh, p) for p in cur["path"]], dtype=pl.String))
     if years:
         cur = cur.filter(pl.col("year").is_in(years))
     registry = all_sources()

@@ -312,10 +312,10 @@ class InseeEstimations(TabularSource):
         wb.release()
         if year is not None and not years and out.ok:
             issue("year-not-found", f"Aucune feuille du classeur ne donne l'année {year}.", value=str(year))
-        if not frames or not out.ok:
-            out.stats.rows_rejected = len({(i.sheet, i.row) for i in out.issues if i.severity == "error" and i.row})
+        if not frames:
             return out
 
+        # Every readable sheet is checked, even when another one has a problem of its own
         raw = pl.concat(frames, how="vertical")
         out.stats.rows_read = raw.height
         raw = self._classify(raw, layout, out)

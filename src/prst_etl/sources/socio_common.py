@@ -13,6 +13,7 @@ from functools import cache
 import polars as pl
 
 from prst_etl import geography, reference
+from prst_etl.dimensions import TOTAL
 from prst_etl.facts import status_col
 from prst_etl.sources.base import Extraction
 from prst_etl.sources.tabular import DERIVED_PREFIX, KEY_PREFIX, Derived, RawCheck
@@ -97,3 +98,38 @@ def flagged(value: pl.Expr, status: pl.Expr, keep: pl.Expr, name: str) -> list[p
         pl.when(keep).then(value).otherwise(0.0).alias(name),
         pl.when(keep).then(status).alias(status_col(name)),
     ]
+
+
+def given_total_checks(dim_key: str, group_keys: list[str], columns: list[str], what: str) -> list[RawCheck]:
+    """Rows whose dimension ``dim_key`` is ``_T`` (« Ensemble », « Total ») are totals given by
+    the source: each must equal the sum of the detailed rows that share its other keys (one
+    rule per count column; judged only when every part has a number). They are not stored."""
+    is_total = pl.col(dim_key) == TOTAL
+    checks = []
+    for c in columns:
+        v = pl.col(f"_v_{c}")
+        parts = pl.when(~is_total).then(v).sum().over(group_keys)
+        missing = (~is_total & v.is_null()).any().over(group_keys)
+        ok = ~is_total | v.is_null() | missing | ((v - parts).abs() < 0.5)
+        checks.append(
+            RawCheck(
+                "total-mismatch",
+                c,
+                ok,
+                lambda x, w=what: f"Ligne de total ({w}) : {x} n'est pas la somme des lignes détaillées correspondantes.",
+            )
+        )
+    return checks
+
+
+def drop_given_totals(raw: pl.DataFrame, dim_keys: list[str], out: Extraction) -> pl.DataFrame:
+    """Leave out the checked total rows (``_T`` in one of ``dim_keys``) and count them."""
+    mask = raw.select(pl.any_horizontal([pl.col(d) == TOTAL for d in dim_keys]).fill_null(False).alias("m"))["m"]
+    n = int(mask.sum())
+    if n:
+        label = "lignes de total de la source (contrôlées, non stockées)"
+        out.stats.rows_skipped += n
+        out.stats.rows_kept -= n
+        out.stats.skipped_detail[label] = out.stats.skipped_detail.get(label, 0) + n
+        raw = raw.filter(~mask)
+    return raw

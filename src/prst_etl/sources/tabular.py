@@ -160,6 +160,7 @@ class TabularSource(Source):
             return out
 
         # Normalise and check the canonical contract
+        out.stats.rows_kept = raw.height  # rows_merged of them were added into another cell
         tables, geo_level, coverage = self.normalise(raw, ctx, out)
         tables = {name: drop_empty_status(df) for name, df in tables.items()}
         for name, df in tables.items():
@@ -178,7 +179,6 @@ class TabularSource(Source):
         out.years = found or [ref_year]
         out.geo_level = geo_level
         out.coverage = coverage
-        out.stats.rows_kept = raw.height  # rows_merged of them were added into another cell
         return out
 
     # -- hooks for subclasses ---------------------------------------------------------

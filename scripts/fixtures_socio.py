@@ -239,7 +239,7 @@ def urssaf_broken(df: pl.DataFrame) -> pl.DataFrame:
 def urssaf_size_table(seed: int = 2024) -> pl.DataFrame:
     """Fictitious establishments by commune × APE × size band, with « Ensemble » rows for Toulouse."""
     rng = np.random.default_rng(seed)
-    base = urssaf_table(seed)
+    base = urssaf_table()  # the same establishments as the urssaf sample, split by size
     rows = []
     for r in base.iter_rows(named=True):
         mean = r["Effectifs salariés 2023"] / max(1, r["Nombre d'établissements 2023"])

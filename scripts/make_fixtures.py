@@ -19,6 +19,8 @@ import polars as pl
 
 from prst_etl import samples
 
+import fixtures_socio  # beside this script: census, estimates, URSSAF and DARES samples
+
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "tests/fixtures/sources/ameli-at/2024-stat-nationales-at-ctn-naf.xlsx"
 DEMO = ROOT / "src/prst_etl/demo/data"
@@ -49,6 +51,7 @@ def main() -> None:
     (FIX / "carsat-mp/tronque.xlsx").write_bytes(whole[: len(whole) // 2])
     (FIX / "carsat-mp/pas-un-classeur.xlsx").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
     (FIX / "carsat-mp/vide.xlsx").write_bytes(b"")
+    fixtures_socio.main()
     print("demo:", sorted(p.name for p in DEMO.iterdir()))
     print("fixtures:", sorted(str(p.relative_to(FIX)) for p in FIX.rglob("*") if p.is_file()))
 

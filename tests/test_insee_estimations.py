@@ -132,3 +132,52 @@ def test_broken_copy_is_rejected_with_every_problem(cli, wh) -> None:  # type: i
         ("2023", 109, "Hommes, 20 à 39 ans", "total-mismatch"),  # and « France métropolitaine et DOM » no longer add up
     ]
     assert not wh.exists()
+
+
+def _small_workbook(path: Path, sheets: dict[str, list[list[object]]]) -> Path:
+    """A workbook in the Insee layout: title, « Année N », merged group header, bands, rows."""
+    import xlsxwriter
+
+    wb = xlsxwriter.Workbook(str(path))
+    for name, rows in sheets.items():
+        ws = wb.add_worksheet(name)
+        ws.write_string(0, 0, "Estimation de population au 1er janvier, par département, sexe et grande classe d'âge")
+        ws.write_string(1, 0, f"Année {name}")
+        ws.write_string(3, 0, "Départements")
+        for g, group in enumerate(["Ensemble", "Hommes", "Femmes"]):
+            ws.merge_range(3, 2 + 6 * g, 3, 7 + 6 * g, group)
+            for b, band in enumerate(["0 à 19 ans", "20 à 39 ans", "40 à 59 ans", "60 à 74 ans", "75 ans et plus", "Total"]):
+                ws.write_string(4, 2 + 6 * g + b, band)
+        for i, row in enumerate(rows, start=5):
+            for j, v in enumerate(row):
+                ws.write(i, j, v)
+    wb.close()
+    return path
+
+
+def _dep_row(code: object, name: str, men: list[int], women: list[int]) -> list[object]:
+    both = [m + w for m, w in zip(men, women)]
+    return [code, name, *both, sum(both), *men, sum(men), *women, sum(women)]
+
+
+def test_small_workbook_traps(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Sheets out of order, a DOM code stored as a number, trailing spaces, a département twice."""
+    lot = _dep_row("46", "Lot", [30, 31, 32, 33, 34], [35, 36, 37, 38, 39])
+    rows = [
+        _dep_row("31", "Haute-Garonne ", [100, 110, 120, 80, 40], [98, 112, 125, 90, 60]),
+        lot,
+        _dep_row(972, "Martinique ", [10, 11, 12, 13, 14], [15, 16, 17, 18, 19]),
+    ]
+    path = _small_workbook(tmp_path / "estim.xlsx", {"2020": rows, "2019": rows[:2]})
+    rep = cli.json("ingest", "insee-estimations", path, "--warehouse", wh)
+    assert rep["outcome"] == "loaded", rep["issues"]
+    df = facts(wh)
+    assert sorted(df["year"].unique()) == [2019, 2020]
+    assert set(df.filter(pl.col("year") == 2020)["geo_code"]) == {"31", "46", "972"}
+    assert df.filter((pl.col("year") == 2020) & (pl.col("geo_code") == "972"))["population_estimee"].sum() == 145
+    assert "population_estimee__status" not in df.columns  # nothing provisional, no sign: no status column
+
+    dup = _small_workbook(tmp_path / "dup.xlsx", {"2020": [*rows, lot]})
+    rep = cli.json("ingest", "insee-estimations", dup, "--warehouse", tmp_path / "w2", "--dry-run")
+    assert [(i["sheet"], i["row"], i["code"]) for i in rep["issues"]] == [("2020", 7, "duplicate-key"), ("2020", 9, "duplicate-key")]
+    assert "ligne 9 de la feuille 2020" in rep["issues"][0]["message"]

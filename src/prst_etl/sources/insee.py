@@ -23,7 +23,6 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from prst_etl import geography
 from prst_etl.dimensions import (
     SEX_LABELS,
     STATUS_DTYPE,
@@ -286,7 +285,8 @@ class InseeEstimations(TabularSource):
             )
             return out
         layout = _Layout.of(mapping)
-        provisional = self._provisional_from_notes(wb, [n for n in wb.sheet_names if n not in names], layout)
+        year_sheets = set(mapping.candidate_sheets(wb.sheet_names))
+        provisional = self._provisional_from_notes(wb, [n for n in wb.sheet_names if n not in year_sheets], layout)
 
         frames: list[pl.DataFrame] = []
         years: dict[int, str] = {}
@@ -646,4 +646,4 @@ class _Layout:
         return self._band_cache[text]
 
 
-__all__ = ["InseeEstimations", "InseeRp", "geography"]
+__all__ = ["InseeEstimations", "InseeRp", "clean_code"]

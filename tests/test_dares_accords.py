@@ -107,6 +107,35 @@ def test_broken_copy_is_rejected_with_every_problem(cli, wh) -> None:  # type: i
     assert not wh.exists()
 
 
+def test_an_all_sectors_row_is_a_checked_total(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import xlsxwriter
+
+    raw = read_xlsx(SAMPLE).filter((pl.col("Année") == "2022") & (pl.col("Département") == "34"))
+    group = raw.filter((pl.col("Taille d'entreprise") == "11 à 49 salariés") & (pl.col(ACC) != "s"))
+    sums = [str(int(group[c].cast(pl.Int64).sum())) for c in (ACC, ENT)]
+    for wrong, codes in ((False, []), (True, ["total-mismatch"])):
+        total = group.head(1).with_columns(
+            pl.lit("Ensemble").alias("Secteur (A38)"),
+            pl.lit(str(int(sums[0]) + 1) if wrong else sums[0]).alias(ACC),
+            pl.lit(sums[1]).alias(ENT),
+        )
+        df = pl.concat([group, total])
+        path = tmp_path / f"total-{wrong}.xlsx"
+        wb = xlsxwriter.Workbook(str(path))
+        ws = wb.add_worksheet("Accords")
+        for j, c in enumerate(df.columns):
+            ws.write_string(0, j, c)
+        for i, row in enumerate(df.iter_rows(), start=1):
+            for j, v in enumerate(row):
+                ws.write(i, j, float(v) if j >= 6 else v)
+        wb.close()
+        rep = cli.json("ingest", "dares-accords", path, "--warehouse", tmp_path / "w", "--dry-run")
+        assert [i["code"] for i in rep["issues"]] == codes
+        if not wrong:
+            assert rep["stats"]["skipped_detail"] == {"lignes de total de la source (contrôlées, non stockées)": 1}
+            assert rep["tables"] == {"accords": group.height}
+
+
 @pytest.mark.parametrize("source", ["insee-rp", "insee-estimations", "urssaf", "urssaf-taille", "dares-accords"])
 def test_catalogue_measures_exist_in_their_sources(source: str) -> None:
     """The numerators and denominators the catalogue names for a source are measures of it."""

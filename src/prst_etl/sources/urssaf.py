@@ -24,7 +24,7 @@ import polars as pl
 from prst_etl import reference, sectors
 from prst_etl.dimensions import TOTAL, size_band_expr
 from prst_etl.mapping import ColumnSpec, Mapping
-from prst_etl.readers import ROW, IssueFactory, Sheet, norm_header
+from prst_etl.readers import HEADER_SCAN_ROWS, ROW, IssueFactory, Sheet, norm_header
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
 from prst_etl.sources.socio_common import (
@@ -73,7 +73,7 @@ def expand_year_columns(mapping: Mapping, sh: Sheet) -> Mapping:
             regex = "^" + re.escape(norm).replace("0000", YEAR_RE) + "$"
             patterns.append((measure, re.compile(regex)))
     years: set[int] = set()
-    cells = [v for row in sh.frame.drop(ROW).rows() for v in row if isinstance(v, str)]
+    cells = [v for row in sh.frame.head(HEADER_SCAN_ROWS).drop(ROW).rows() for v in row if isinstance(v, str)]
     for text in {norm_header(v) for v in cells}:
         for _, rx in patterns:
             m = rx.match(text)

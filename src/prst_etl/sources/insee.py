@@ -36,7 +36,7 @@ from prst_etl.dimensions import (
 from prst_etl.errors import UnknownName
 from prst_etl.facts import drop_empty_status, fact_schema, status_col
 from prst_etl.mapping import ColumnSpec, Mapping
-from prst_etl.readers import ROW, IssueFactory, Sheet, find_header, norm_header, open_table_file
+from prst_etl.readers import ROW, IssueFactory, Sheet, find_header, norm_header, norm_header_expr, open_table_file
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
 from prst_etl.sources.socio_common import (
@@ -292,7 +292,7 @@ class InseeEstimations(TabularSource):
         years: dict[int, str] = {}
         for name in names:
             issue.sheet = name
-            got = self._read_sheet(wb.sheet(name), mapping, layout, year, issue, out)
+            got = self._read_sheet(wb.sheet(name), mapping, layout, year, issue)
             if got is None:
                 continue
             frame, yr, is_provisional, header_row = got
@@ -356,8 +356,10 @@ class InseeEstimations(TabularSource):
         return found
 
     def _read_sheet(
-        self, sh: Sheet, mapping: Mapping, layout: _Layout, year: int | None, issue: IssueFactory, out: Extraction
+        self, sh: Sheet, mapping: Mapping, layout: _Layout, year: int | None, issue: IssueFactory
     ) -> tuple[pl.DataFrame, int, bool, int] | None:
+        """One year sheet as a raw frame (canonical column names), its year, whether the sheet
+        says it is provisional, and its header row; None (with issues) when it cannot be read."""
         header = find_header(sh, layout.aliases)
         if header is None:
             issue(
@@ -467,14 +469,7 @@ class InseeEstimations(TabularSource):
         ``unknown``; blank rows and notes (no number in the row) are skipped and counted."""
         any_value = pl.any_horizontal([pl.col(c).is_not_null() for c in layout.columns])
         code = clean_departement(pl.col("departement"))
-        norm = (
-            pl.col("departement")
-            .str.normalize("NFKD")
-            .str.replace_all(r"\p{Mn}", "")
-            .str.to_lowercase()
-            .str.replace_all(r"\s+", " ")
-            .str.strip_chars()
-        )
+        norm = norm_header_expr(pl.col("departement"))
         subtotals = {norm_header(k): v for k, v in layout.subtotals.items()}
         kind = (
             pl.when(code.is_in(departement_codes()))

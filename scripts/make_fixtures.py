@@ -19,6 +19,8 @@ import polars as pl
 
 from prst_etl import samples, samples_mp, samples_msa
 
+import fixtures_socio  # beside this script: census, estimates, URSSAF and DARES samples
+
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "tests/fixtures/sources/ameli-at/2024-stat-nationales-at-ctn-naf.xlsx"
 DEMO = ROOT / "src/prst_etl/demo/data"
@@ -66,6 +68,7 @@ def main() -> None:
     (FIX / "spsti-perimetres/exemple.csv").write_text(text, encoding="utf-8")
     (DEMO / "spsti-perimetres_2024.csv").write_text(text, encoding="utf-8")
     mp_and_msa(nat, mp)
+    fixtures_socio.main()
     print("demo:", sorted(p.name for p in DEMO.iterdir()))
     print("fixtures:", sorted(str(p.relative_to(FIX)) for p in FIX.rglob("*") if p.is_file()))
 

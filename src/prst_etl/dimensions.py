@@ -106,6 +106,7 @@ def age_band_expr(expr: pl.Expr) -> pl.Expr:
 
     Understands « Moins de 20 ans », « 20 à 29 ans », « 20-29 ans », « 60 ans et plus »,
     « 60 ans ou plus », « 60+ », « < 20 ans », the codes themselves, and « Ensemble ».
+    A band starting at 0 (« 0 à 19 ans ») is coded like « moins de 20 ans » (``Y_LT20``).
     """
     s = norm_header_expr(expr)
     lt = s.str.extract(r"^(?:moins de|<)\s*(\d+)\s*(?:ans?)?$", 1)
@@ -113,17 +114,120 @@ def age_band_expr(expr: pl.Expr) -> pl.Expr:
     ge = s.str.extract(r"^(\d+)\s*(?:ans?)?\s*(?:et plus|ou plus|\+|et \+)$", 1)
     ge2 = s.str.extract(r"^(?:>=|≥)\s*(\d+)\s*(?:ans?)?$", 1)
     as_code = expr.str.strip_chars().str.to_uppercase()
+    lo, hi = rng.struct.field("lo"), rng.struct.field("hi")
+    # « 0 à 19 ans » is the band « moins de 20 ans »: one code per band (Y_LT20, never Y0T19)
+    from_zero = pl.lit("Y_LT") + (hi.cast(pl.Int64, strict=False) + 1).cast(pl.String)
     return (
         pl.when(as_code.str.contains(r"^(?:Y_LT\d+|Y\d+T\d+|Y_GE\d+)$"))
         .then(as_code)
         .when(lt.is_not_null())
         .then(pl.lit("Y_LT") + lt)
-        .when(rng.struct.field("lo").is_not_null())
-        .then(pl.lit("Y") + rng.struct.field("lo") + pl.lit("T") + rng.struct.field("hi"))
+        .when(lo.is_not_null() & (lo.cast(pl.Int64, strict=False) == 0))
+        .then(from_zero)
+        .when(lo.is_not_null())
+        .then(pl.lit("Y") + lo + pl.lit("T") + hi)
         .when(ge.is_not_null())
         .then(pl.lit("Y_GE") + ge)
         .when(ge2.is_not_null())
         .then(pl.lit("Y_GE") + ge2)
+        .otherwise(None)
+    )
+
+
+# --- establishment / company size bands ----------------------------------------------
+# Coded like age bands, with their bounds in number of employees: ``E0`` (no employee),
+# ``E1T9`` (1 to 9), ``E_LT11`` (fewer than 11), ``E_GE250`` (250 or more), ``_T`` (all sizes).
+_SIZE_CODE = re.compile(r"^(?:E0|E_LT(\d+)|E(\d+)T(\d+)|E_GE(\d+)|_T)$")
+SIZE_MAX = 10**9
+SIZE_PATTERN = r"^(?:E0|E_LT\d+|E\d+T\d+|E_GE\d+|_T)$"
+
+
+def size_bounds(code: str) -> tuple[int, int]:
+    """Bounds ``[lower, upper)`` in employees of a size-band code."""
+    m = _SIZE_CODE.match(code)
+    if not m:
+        raise ValueError(f"not a size-band code: {code!r}")
+    if code == "E0":
+        return 0, 1
+    lt, lo, hi, ge = m.groups()
+    if lt is not None:
+        return 0, int(lt)
+    if lo is not None:
+        return int(lo), int(hi) + 1
+    if ge is not None:
+        return int(ge), SIZE_MAX
+    return 0, SIZE_MAX
+
+
+def size_code(lower: int, upper: int) -> str:
+    """Inverse of :func:`size_bounds`."""
+    if lower == 0 and upper >= SIZE_MAX:
+        return TOTAL
+    if lower == 0 and upper == 1:
+        return "E0"
+    if lower == 0:
+        return f"E_LT{upper}"
+    if upper >= SIZE_MAX:
+        return f"E_GE{lower}"
+    return f"E{lower}T{upper - 1}"
+
+
+def size_label(code: str) -> str:
+    lo, hi = size_bounds(code)
+    if code == TOTAL:
+        return "Toutes tailles"
+    if code == "E0":
+        return "0 salarié"
+    if lo == 0:
+        return f"Moins de {hi} salariés"
+    if hi >= SIZE_MAX:
+        return f"{lo} salariés ou plus"
+    if hi - 1 == lo:
+        return f"{lo} salarié" + ("s" if lo > 1 else "")
+    return f"{lo} à {hi - 1} salariés"
+
+
+def size_band_expr(expr: pl.Expr) -> pl.Expr:
+    """Parse French size-band labels into codes (null when not understood).
+
+    Understands « 0 salarié », « Sans salarié », « 1 à 9 salariés », « De 10 à 19 salariés »,
+    « 10-19 », « Moins de 10 salariés », « 250 salariés ou plus », « 250 et plus », « 250+ »,
+    « 1 salarié », the codes themselves, and « Ensemble » / « Total » / « Toutes tailles » (``_T``).
+    """
+    s = norm_header_expr(expr).str.replace_all(r"(\d)[\s.](\d{3})\b", "${1}${2}")
+    unit = r"\s*(?:salaries?|sal\.?|personnes?)?"
+    zero = s.str.contains(r"^(?:0" + unit + r"|sans salarie|aucun salarie|pas de salarie)$")
+    lt = s.str.extract(r"^(?:moins de|<)\s*(\d+)" + unit + r"$", 1)
+    rng = s.str.extract_groups(r"^(?:de\s*)?(?P<lo>\d+)" + unit + r"\s*(?:a|-|–)\s*(?P<hi>\d+)" + unit + r"$")
+    one = s.str.extract(r"^(\d+)" + unit + r"$", 1)
+    ge = s.str.extract(r"^(?:(?:>=|≥)\s*)?(\d+)" + unit + r"\s*(?:et plus|ou plus|\+|et \+|ou \+)$", 1)
+    ge2 = s.str.extract(r"^(?:>=|≥)\s*(\d+)" + unit + r"$", 1)
+    as_code = expr.str.strip_chars().str.to_uppercase()
+    lo, hi = rng.struct.field("lo"), rng.struct.field("hi")
+    lo_i, hi_i = lo.cast(pl.Int64, strict=False), hi.cast(pl.Int64, strict=False)
+    return (
+        pl.when(as_code.str.contains(SIZE_PATTERN) & (as_code != TOTAL))
+        .then(as_code)
+        .when(s.is_in(["ensemble", "total", "toutes tailles", "tous", "_t"]))
+        .then(pl.lit(TOTAL))
+        .when(zero)
+        .then(pl.lit("E0"))
+        .when(lt.is_not_null())
+        .then(pl.when(lt == "1").then(pl.lit("E0")).otherwise(pl.lit("E_LT") + lt))
+        .when(lo.is_not_null() & (lo_i > hi_i))
+        .then(None)
+        .when(lo.is_not_null() & (lo_i == 0) & (hi_i == 0))
+        .then(pl.lit("E0"))
+        .when(lo.is_not_null() & (lo_i == 0))
+        .then(pl.lit("E_LT") + (hi_i + 1).cast(pl.String))
+        .when(lo.is_not_null())
+        .then(pl.lit("E") + lo_i.cast(pl.String) + pl.lit("T") + hi_i.cast(pl.String))
+        .when(one.is_not_null())
+        .then(pl.when(one.cast(pl.Int64, strict=False) == 0).then(pl.lit("E0")).otherwise(pl.lit("E") + one + pl.lit("T") + one))
+        .when(ge.is_not_null())
+        .then(pl.lit("E_GE") + ge)
+        .when(ge2.is_not_null())
+        .then(pl.lit("E_GE") + ge2)
         .otherwise(None)
     )
 

@@ -267,6 +267,7 @@ class LevelData:
         rates = sorted(
             i.id for i in catalogue().values()
             if i.is_rate and i.numerator in counts and i.denominator in counts and (not i.levels or self.level in i.levels)
+            and all(d in self.extras or d in KEY_COLUMNS for d in i.denominator_total_of)
         )  # fmt: skip
         return counts + rates
 

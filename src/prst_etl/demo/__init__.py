@@ -1,7 +1,8 @@
 """The demo: a warehouse built from the sample files shipped with prst.
 
 Files and their provenance: ``prst_etl/demo/PROVENANCE.md`` (one real national
-workbook of the Assurance Maladie, and fictitious Carsat, MP and MSA files).
+workbook of the Assurance Maladie and fictitious Carsat, MP and MSA files built from it; the real
+Insee population estimates; fictitious census, URSSAF and DARES files; fictitious SPSTI perimeters).
 """
 
 from __future__ import annotations
@@ -26,6 +27,11 @@ DEMO_FILES: list[tuple[str, str]] = [
     ("msa", "msa_2024_occitanie_fictif.xlsx"),
     ("carsat-mp", "carsat-mp_2023_communes.xlsx"),
     ("carsat-lr", "carsat-lr_2023_departements_sexe_age.xlsx"),
+    ("insee-rp", "insee-rp_td_2021_occitanie.csv"),
+    ("insee-estimations", "estim-pop-dep-sexe-gca-1975-2023.xls"),
+    ("urssaf", "urssaf_etablissements_commune_ape_2021-2023.csv"),
+    ("urssaf-taille", "urssaf-taille_etablissements_2021-2023.xlsx"),
+    ("dares-accords", "dares-accords_occitanie_2021-2023.xlsx"),
 ]
 DEMO_EXPORTS = [
     ("region", ["a38", "ensemble"]),

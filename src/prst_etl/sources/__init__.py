@@ -50,7 +50,7 @@ def register_source(cls: type[Source]) -> type[Source]:
 
 def _load_builtins() -> None:
     # Importing the modules runs their @register_source decorators.
-    from prst_etl.sources import atmp, msa, spsti  # noqa: F401
+    from prst_etl.sources import atmp, dares, insee, msa, spsti, urssaf  # noqa: F401
 
 
 def load_plugins(force: bool = False) -> None:

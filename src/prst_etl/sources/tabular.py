@@ -43,6 +43,9 @@ KEY_PREFIX = "_k_"
 """Prefix of the cleaned key columns added to the raw frame (a cell is unique on them)."""
 DERIVED_PREFIX = "_x_"
 """Prefix of other derived columns (e.g. the département of a commune code)."""
+SHEET = "_sheet"
+"""Optional raw column naming each row's sheet (a source reading several sheets at once):
+issues then carry the sheet of their row."""
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,7 @@ class TabularSource(Source):
         ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present)
         measures = [c.name for c in mapping.by_role("measure") if ctx.has(c.name)]
         raw = add_derived(parse_counts(raw, measures), self.key_columns(ctx))
+        raw = self.skip_rows(raw, ctx, out)
         checks = self.raw_checks(ctx)
         self._validate_raw(raw, checks, ctx, issue)
         new = issue.issues[start:]
@@ -205,6 +209,8 @@ class TabularSource(Source):
             return
 
         # Normalise and check the canonical contract
+        # rows_merged of them are added into another cell; set before normalise, which may adjust it
+        out.stats.rows_kept += raw.height
         tables, geo_level, coverage = self.normalise(raw, ctx, out)
         tables = {name: drop_empty_status(df) for name, df in tables.items()}
         for name, df in tables.items():
@@ -218,12 +224,15 @@ class TabularSource(Source):
                         f"Table {name}, colonne {row['column']}, règle {row['check']} : {row['failure_case']}",
                     )
         out.tables.update(tables)
-        if ref_year not in out.years:
-            out.years.append(ref_year)
+        # A file may hold several reference years (year columns, a year column): the facts say which
+        found = sorted({int(y) for df in tables.values() for y in df["year"].unique().drop_nulls().to_list()})
+        for y in found or [ref_year]:
+            if y not in out.years:
+                out.years.append(y)
+        out.years.sort()
         if geo_level not in out.geo_level.split(","):
             out.geo_level = f"{out.geo_level},{geo_level}" if out.geo_level else geo_level
         out.coverage = sorted(set(out.coverage) | set(coverage))
-        out.stats.rows_kept += raw.height  # rows_merged of them were added into another cell
 
     # -- hooks for subclasses ---------------------------------------------------------
     def key_columns(self, ctx: Context) -> list[Derived]:
@@ -232,6 +241,16 @@ class TabularSource(Source):
 
     def raw_checks(self, ctx: Context) -> list[RawCheck]:
         return measure_checks(ctx)
+
+    def skip_rows(self, raw: pl.DataFrame, ctx: Context, out: Extraction) -> pl.DataFrame:
+        """Rows left out before validation, each counted in ``out.stats`` (e.g. communes
+        outside the region in a national file). Default: none."""
+        return raw
+
+    def layout_for_sheet(self, mapping: Mapping, sh: Sheet) -> Mapping:
+        """The mapping to match against one sheet; a source may expand it from the sheet's
+        first rows (e.g. one column per year, the years read from the header). Default: as is."""
+        return mapping
 
     def normalise(
         self, raw: pl.DataFrame, ctx: Context, out: Extraction
@@ -253,14 +272,15 @@ class TabularSource(Source):
             for name in m.candidate_sheets(wb.sheet_names, sheet):
                 tried_sheets.add(name)
                 sh = wb.head(name)
-                header = find_header(sh, m.aliases())
+                ms = self.layout_for_sheet(m, sh)
+                header = find_header(sh, ms.aliases())
                 if header is None:
                     continue
-                required = {c.name for c in m.columns if c.required}
+                required = {c.name for c in ms.columns if c.required}
                 found = set(header.columns.values())
                 score = (len(required & found), -len(required - found), -len(header.unexpected))
                 if best is None or score > best[0]:
-                    best = (score, m, sh, header)
+                    best = (score, ms, sh, header)
                 break  # the first sheet holding a header is the table of this layout
         if best is None:
             self._report_no_table(wb, sheet, mappings, tried_sheets, issue)
@@ -493,7 +513,7 @@ class TabularSource(Source):
         keys: list[str],
         issue: IssueFactory,
     ) -> None:
-        rows = frame[ROW]
+        sheets = SHEET in frame.columns
         # Rule checks: for each failing row, the rules of that code that failed
         for (code,), group in fc.filter(pl.col("check").is_in(list(by_code))).group_by("check", maintain_order=True):
             idx = group["index"].drop_nulls().unique().sort()
@@ -506,7 +526,8 @@ class TabularSource(Source):
                 spec = ctx.mapping.column(check.column) if check.column in ctx.present else None
                 header = spec.headers[0] if spec else check.column
                 values = bad[check.column].to_list() if check.column in bad.columns else [None] * bad.height
-                for r, v in zip(bad[ROW].to_list(), values):
+                where = bad[SHEET].to_list() if sheets else [issue.sheet] * bad.height
+                for r, v, sh in zip(bad[ROW].to_list(), values, where):
                     issue(
                         check.code,
                         check.message(v),
@@ -514,22 +535,28 @@ class TabularSource(Source):
                         column=header,
                         value=None if v is None else _clip(str(v)),
                         severity=check.severity,  # type: ignore[arg-type]
+                        sheet=sh,
                     )
         # Duplicate keys: name the other rows of the same cell
         dup = fc.filter(pl.col("check") == "multiple_fields_uniqueness")
         if dup.height:
             idx = dup["index"].drop_nulls().unique().sort()
-            sub = frame.select([ROW, *keys])[idx]
-            groups = sub.group_by(keys).agg(pl.col(ROW).alias("_rows"))
+            sub = frame.select([ROW, *keys, *([SHEET] if sheets else [])])[idx]
+            where = pl.col(ROW).cast(pl.String)
+            if sheets:  # « ligne 7 de la feuille 2023 »
+                where = where + pl.lit(" de la feuille ") + pl.col(SHEET)
+            sub = sub.with_columns(where.alias("_where"))
+            groups = sub.group_by(keys).agg(pl.col("_where").alias("_rows"))
             sub = sub.join(groups, on=keys, how="left", nulls_equal=True)
             for r in sub.iter_rows(named=True):
-                others = [x for x in r["_rows"] if x != r[ROW]]
+                others = [x for x in r["_rows"] if x != r["_where"]]
                 key_text = ", ".join(str(r[k]) for k in keys)
                 issue(
                     "duplicate-key",
-                    f"Même case ({key_text}) qu'à la ligne {', '.join(map(str, others))}.",
+                    f"Même case ({key_text}) qu'à la ligne {', '.join(others)}.",
                     row=int(r[ROW]),
                     value=key_text,
+                    sheet=r[SHEET] if sheets else issue.sheet,
                 )
         # Anything else pandera found (dtype, …) is reported as is
         rest = fc.filter(~pl.col("check").is_in([*by_code, "multiple_fields_uniqueness"]))

@@ -13,11 +13,15 @@ deterministic (fixed seeds): running the script twice gives the same files
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import polars as pl
 
 from prst_etl import samples
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fixtures_health  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "tests/fixtures/sources/ameli-at/2024-stat-nationales-at-ctn-naf.xlsx"
@@ -49,6 +53,9 @@ def main() -> None:
     (FIX / "carsat-mp/tronque.xlsx").write_bytes(whole[: len(whole) // 2])
     (FIX / "carsat-mp/pas-un-classeur.xlsx").write_bytes(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n")
     (FIX / "carsat-mp/vide.xlsx").write_bytes(b"")
+
+    # Occupational-health sources (fictitious samples) and the broken copies of the conformance suite
+    fixtures_health.main(nat, FIX, DEMO)
     print("demo:", sorted(p.name for p in DEMO.iterdir()))
     print("fixtures:", sorted(str(p.relative_to(FIX)) for p in FIX.rglob("*") if p.is_file()))
 

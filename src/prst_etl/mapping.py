@@ -128,7 +128,12 @@ def _resolve(path: Path, root: Path) -> dict[str, Any]:
     data = _read_toml(path)
     parent = data.pop("extends", None)
     if parent:
-        base = _resolve(root / f"{parent}.toml", root)
+        parent_path = root / f"{parent}.toml"
+        if not parent_path.exists() and root != data_dir("sources"):
+            # an outside plugin's mapping may extend one of prst's own mappings
+            root = data_dir("sources")
+            parent_path = root / f"{parent}.toml"
+        base = _resolve(parent_path, root)
         for k in ("source", "version", "title", "years"):
             base.pop(k, None)
         data = _merge(base, data)

@@ -97,9 +97,14 @@ class Source:
     """Sources of the same series measure the same thing on disjoint territories
     and may be added up (e.g. the two Carsat of Occitanie); see ``aggregate``."""
     tables: ClassVar[tuple[TableSpec, ...]] = ()
+    mappings_root: ClassVar[Path | str | None] = None
+    """Folder holding this source's mappings as ``<id>/<version>.toml``; None for prst's own
+    ``sources/`` folder. An outside plugin points it into its package, e.g.
+    ``Path(__file__).parent / "mappings"`` or ``importlib.resources.files(__package__) / "mappings"``."""
 
     def mappings(self) -> tuple[Mapping, ...]:
-        return mappings_for(self.id)
+        root = self.mappings_root
+        return mappings_for(self.id, None if root is None else Path(str(root)))
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:

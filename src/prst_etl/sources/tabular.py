@@ -88,10 +88,20 @@ class Context:
     path: Path
     mapping: Mapping
     sheet: str
-    year: int
+    year: int | None
+    """Reference year of the file (from its title, name or ``--year``); with a year column,
+    the ``--year`` option if given, else None: use :meth:`year_key`."""
     present: list[str]
     """Mapped columns present in the file."""
     extra: dict[str, Any] = field(default_factory=dict)
+    year_column: str | None = None
+    """Mapped column of kind ``year`` (a file giving several years), parsed into ``_k_year``."""
+
+    def year_key(self) -> pl.Expr:
+        """The ``year`` key of each row: the year column if the file has one, else the file's year."""
+        if self.year_column:
+            return pl.col(KEY_PREFIX + "year").cast(pl.Int32).alias("year")
+        return pl.lit(self.year, dtype=pl.Int32).alias("year")
 
     def has(self, name: str) -> bool:
         return name in self.present
@@ -128,8 +138,9 @@ class TabularSource(Source):
         if not self._check_columns(mapping, header, sh, issue):
             return out
 
-        # Reference year
-        ref_year = self._find_year(mapping, sh, header.row_index, path, year, issue)
+        # Reference year: in the title (one year per file), or in a column (several years per file)
+        year_col = next((c.name for c in mapping.columns if c.kind == "year" and c.name in present), None)
+        ref_year = year if year_col else self._find_year(mapping, sh, header.row_index, path, year, issue)
 
         # Cut the body: the rows below the header, the mapped columns only
         body = wb.body(sh.name, header.excel_row + 1, list(header.columns))
@@ -140,16 +151,17 @@ class TabularSource(Source):
         if raw.height == 0:
             issue("empty-file", "Le tableau ne contient aucune ligne de données sous l'en-tête.", row=header.excel_row)
             return out
-        if ref_year is None:
+        if ref_year is None and year_col is None:
             return out
         labels = [c.name for c in mapping.by_role("label") if c.name in raw.columns]
         raw = raw.drop(labels)
 
         # Validate the raw table
-        ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present)
+        ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present, year_column=year_col)
         measures = [c.name for c in mapping.by_role("measure") if ctx.has(c.name)]
-        raw = add_derived(parse_counts(raw, measures), self.key_columns(ctx))
-        checks = self.raw_checks(ctx)
+        year_key = [Derived(KEY_PREFIX + "year", year_col, year_expr)] if year_col else []
+        raw = add_derived(parse_counts(raw, measures), year_key + self.key_columns(ctx))
+        checks = (year_checks(ctx) if year_col else []) + self.raw_checks(ctx)
         self._validate_raw(raw, checks, ctx, issue)
         if not out.ok:
             out.stats.rows_rejected = _rows_with_errors(issue.issues)
@@ -169,7 +181,8 @@ class TabularSource(Source):
                         f"Table {name}, colonne {row['column']}, règle {row['check']} : {row['failure_case']}",
                     )
         out.tables = tables
-        out.years = [ref_year]
+        found = {int(y) for df in tables.values() if "year" in df.columns for y in df["year"].unique().drop_nulls()}
+        out.years = sorted(found) or ([ref_year] if ref_year is not None else [])
         out.geo_level = geo_level
         out.coverage = coverage
         out.stats.rows_kept = raw.height  # rows_merged of them were added into another cell
@@ -461,6 +474,36 @@ def parse_counts(raw: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
         + [(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")).alias(f"_e_{c}") for c in columns]
     )
     return fast.update(slow, on="_i", how="left", include_nulls=True).drop("_i")
+
+
+def year_expr(expr: pl.Expr) -> pl.Expr:
+    """A reference year written as ``2024``, ``2024.0`` or `` 2024 `` (null otherwise)."""
+    s = expr.cast(pl.String).str.strip_chars().str.replace(r"^(\d{4})(?:\.0*)?$", "${1}")
+    return pl.when(s.str.contains(r"^(?:19|20)\d\d$")).then(s.cast(pl.Int32, strict=False)).otherwise(None)
+
+
+def year_checks(ctx: Context) -> list[RawCheck]:
+    """Rules of a year column: a year on every row, and the ``--year`` of the command if one was given."""
+    col, key = ctx.year_column or "", pl.col(KEY_PREFIX + "year")
+    checks = [
+        RawCheck("missing-key", col, pl.col(col).is_not_null(), lambda v: "Année manquante."),
+        RawCheck(
+            "invalid-year",
+            col,
+            pl.col(col).is_null() | key.is_not_null(),
+            lambda v: f"« {_clip(str(v))} » n'est pas une année (ex. 2024).",
+        ),
+    ]
+    if ctx.year is not None:
+        checks.append(
+            RawCheck(
+                "year-mismatch",
+                col,
+                key.is_null() | (key == ctx.year),
+                lambda v, y=ctx.year: f"--year {y} mais la ligne porte l'année {v}.",
+            )
+        )
+    return checks
 
 
 def measure_checks(ctx: Context) -> list[RawCheck]:

@@ -9,19 +9,24 @@ Keys of a mapping file::
 
     source = "ameli-at"          # plugin id
     version = "2024"             # mapping version (a file layout)
-    extends = "ameli-at/2024"    # optional: start from another mapping
+    extends = "ameli-at/2024"    # optional: start from another mapping (a plugin's may extend one of prst's)
     title = "…"                  # French description of the layout
     years = "2023-2024"          # reference years this layout was seen for
     sheets = ["AT * par CTN*"]   # glob patterns of the sheet to read (first match)
     empty_means_zero = true      # an empty count cell is a 0 (the file says so)
     year_patterns = ["…(20\\d\\d)…"]  # regexes finding the reference year in sheet name, title, file name
 
+    template_sheet = "Données"   # optional: sheet name and title of « prst sources template »
+    template_title = "… année {year}"  #   ({year} replaced); template_columns = [...] to choose its columns
+
     [columns.<name>]
     headers = ["Nombre de salariés"]  # accepted header texts (compared without case/accents/spaces)
     role = "measure"         # measure | dimension | geo | label | check
-    kind = "count"           # count, amount; ctn, naf, naf38, sex, age_band, departement, commune
+    kind = "count"           # count, amount; ctn, naf, naf38, sex, age_band, departement, commune,
+                             # spsti, a21 (NAF section), year (one year per row: several years per file),
+                             # rate (a check column: a rate given by the provider, never stored), total
     table = "at"             # fact table of a measure
-    measure = "salaries"     # measure id (default: the column name)
+    measure = "salaries"     # measure id (default: the column name); for a rate, its numerator
     integer = true           # counts must be whole numbers
     required = true
     dims = { risk_family = "chutes-plain-pied" }  # extra dimension codes of this measure column
@@ -69,6 +74,8 @@ class Mapping:
     years: str = ""
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     """Source-specific settings (e.g. value tables for sexes and age bands)."""
+    extends: str = ""
+    """The mapping this one starts from (``<source>/<version>``), if any."""
 
     @property
     def id(self) -> str:
@@ -144,6 +151,7 @@ def parse_mapping(path: Path, root: Path | None = None) -> Mapping:
     root = root or path.parent.parent
     try:
         data = _resolve(path, root)
+        extends = str(_read_toml(path).get("extends", ""))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PrstError(f"Mapping illisible « {path} » : {exc}") from exc
     columns = []
@@ -176,6 +184,7 @@ def parse_mapping(path: Path, root: Path | None = None) -> Mapping:
         year_patterns=tuple(data.get("year_patterns", [])),
         years=str(data.get("years", "")),
         options={k: v for k, v in data.items() if k not in known},
+        extends=extends,
     )
 
 

@@ -1,7 +1,8 @@
 """The demo: a warehouse built from the sample files shipped with prst.
 
 Files and their provenance: ``prst_etl/demo/PROVENANCE.md`` (one real national
-workbook of the Assurance Maladie, and fictitious Carsat files built from it).
+workbook of the Assurance Maladie, fictitious Carsat files built from it, and
+fictitious IODA, MCP and SPSTI activity files).
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ DEMO_FILES: list[tuple[str, str]] = [
     ("ameli-at", "2024-stat-nationales-at-ctn-naf.xlsx"),
     ("carsat-mp", "carsat-mp_2024_communes.xlsx"),
     ("carsat-lr", "carsat-lr_2024_departements_sexe_age.xlsx"),
+    ("ioda", "ioda_2024_inaptitudes.xlsx"),
+    ("spf-mcp", "spf-mcp_2021-2023_occitanie.xlsx"),
+    ("dgt-spsti", "dgt-spsti_2024_activite.xlsx"),
 ]
 DEMO_EXPORTS = [("region", ["a38", "ensemble"]), ("departement", ["a38", "ensemble"]), ("zone-emploi", ["a21", "ensemble"])]
 

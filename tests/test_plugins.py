@@ -19,7 +19,6 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from textwrap import dedent
 
 import polars as pl
 import pytest

@@ -81,3 +81,10 @@ def test_existing_file_and_wrong_suffix(cli, tmp_path) -> None:  # type: ignore[
     r = cli("sources", "template", "ioda", "-o", tmp_path / "m.csv")
     assert r.exit_code == 2 and ".xlsx" in r.stderr
     assert cli("sources", "template", "inconnue", "-o", tmp_path / "x.xlsx").exit_code == 2
+
+
+def test_template_of_an_older_layout(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "modele-2024.xlsx"
+    assert cli("sources", "template", "dgt-spsti", "--mapping", "2024", "-y", "2024", "-o", path).exit_code == 0
+    assert sheet_rows(path, "Activité des SPSTI")[3][2] == "Salariés suivis"
+    assert cli("sources", "template", "dgt-spsti", "--mapping", "1999", "-o", tmp_path / "x.xlsx").exit_code == 2

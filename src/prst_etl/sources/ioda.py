@@ -68,5 +68,5 @@ class Ioda(TabularSource):
             k("age").alias("age_band"),
         )
         values = raw.select([e for m in MEASURES for e in parse_measure(mapping.column(m.id), mapping)])
-        coverage = sorted(raw[k("dep").meta.output_name()].unique().drop_nulls().to_list())
+        coverage = sorted(raw["_k_dep"].unique().drop_nulls().to_list())
         return {"inaptitude": pl.concat([keys, values], how="horizontal")}, "spsti-departement", coverage

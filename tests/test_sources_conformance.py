@@ -78,6 +78,12 @@ def test_every_source_has_a_conformance_file(source_id: str) -> None:
 
 
 @pytest.mark.parametrize("source_id", SOURCE_IDS)
+def test_source_is_documented(source_id: str) -> None:
+    readme = (FIXTURES.parents[1] / "README.md").read_text(encoding="utf-8")
+    assert f"| `{source_id}` |" in readme, "add a row to the « Sources » table of README.md"
+
+
+@pytest.mark.parametrize("source_id", SOURCE_IDS)
 def test_source_declares_what_it_is(source_id: str) -> None:
     src = get_source(source_id)
     for attr in ("provider", "title", "description"):

@@ -655,6 +655,19 @@ two different targets would be a conflict, kept by this priority (most recent vi
   single letter (`A` … `I`) used in most documents; `origine = ameli-at-2024`. Added by prst (`origine = prst`):
   `ZC` / `Z` « Compte spécial MP » (occupational diseases charged to the special account, not to a CTN; absent
   from the AT workbook).
+
+## `spsti.csv` — SPSTI of Occitanie (**fictitious**, maintained by hand)
+
+- **Not real data.** The 17 services de prévention et de santé au travail interentreprises (SPSTI) listed here,
+  their codes, names and perimeters are **fictitious**: they stand for the real services until their perimeters
+  (dated sets of communes) are supplied by the DREETS. Every name ends with « (fictif) ».
+- Maintained by hand (not built by `scripts/build_reference.py`; the script leaves the file alone). It is the one
+  list of SPSTI codes prst accepts in provider files (sources `ioda`, `dgt-spsti`) and the codes of the SPSTI
+  perimeter reference source.
+- Columns: `code` (`SPSTI-<département>-<lettre>` for the 15 interprofessional services, `SPSTI-BTP-MP` and
+  `SPSTI-BTP-LR` for the two building-trade services), `nom`, `champ` (`interprofessionnel` or `BTP`),
+  `departements` (space-separated codes of the départements the service covers). The BTP services overlap the
+  interprofessional ones (09 12 31 32 46 65 81 82 and 11 30 34 48 66): SPSTI perimeters never add up to the region.
 """
 
 

@@ -13,6 +13,7 @@ deterministic (fixed seeds): running the script twice gives the same files
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import polars as pl
@@ -20,6 +21,9 @@ import polars as pl
 from prst_etl import samples, samples_mp, samples_msa
 
 import fixtures_socio  # beside this script: census, estimates, URSSAF and DARES samples
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import fixtures_health  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "tests/fixtures/sources/ameli-at/2024-stat-nationales-at-ctn-naf.xlsx"
@@ -66,9 +70,20 @@ def main() -> None:
         lines.append(";".join("" if v is None else str(v) for v in r))
     text = "\n".join(lines) + "\n"
     (FIX / "spsti-perimetres/exemple.csv").write_text(text, encoding="utf-8")
+    broken = lines[:3] + [
+        "SPSTI-31-A;Service fictif;interprofessionnel;31999;Inconnue;01/01/2020;",  # unknown commune
+        "SPSTI-31-A;Service fictif;interprofessionnel;31555;Toulouse;31/02/2020;",  # impossible date
+        "SPSTI-31-A;Service fictif;interprofessionnel;31003;Aignes;01/01/2024;31/12/2023",  # ends before it starts
+        "SPSTI-31-A;Service fictif;agriculture bio;31004;Aigrefeuille;01/01/2020;",  # unknown scope
+        ";Service fictif;BTP;31005;Aspet;01/01/2020;",  # no code
+    ] + lines[3:8]
+    (FIX / "spsti-perimetres/exemple-errone.csv").write_text("\n".join(broken) + "\n", encoding="utf-8")
     (DEMO / "spsti-perimetres_2024.csv").write_text(text, encoding="utf-8")
     mp_and_msa(nat, mp)
     fixtures_socio.main()
+
+    # Occupational-health sources (fictitious samples) and the broken copies of the conformance suite
+    fixtures_health.main(nat, FIX, DEMO)
     print("demo:", sorted(p.name for p in DEMO.iterdir()))
     print("fixtures:", sorted(str(p.relative_to(FIX)) for p in FIX.rglob("*") if p.is_file()))
 

@@ -12,8 +12,9 @@ from prst_etl import __version__
 from prst_etl.cli import app
 from prst_etl.ingest import ingest as ingest_lib
 
-COMMANDS = [["ingest"], ["aggregate"], ["export"], ["indicators"], ["indicators", "show"], ["sources"], ["sources", "show"], ["loads"], ["loads", "revert"],
-            ["diff-years"], ["release", "create"], ["release", "list"], ["release", "show"], ["demo"]]
+COMMANDS = [["ingest"], ["aggregate"], ["export"], ["indicators"], ["indicators", "show"], ["sources"], ["sources", "show"],
+            ["sources", "template"], ["loads"], ["loads", "revert"], ["diff-years"], ["release", "create"], ["release", "list"],
+            ["release", "show"], ["demo"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
@@ -98,5 +99,6 @@ def test_every_command_accepts_the_warehouse_option(cli, wh) -> None:  # type: i
     r = cli("sources", "show", "carsat-mp", "--warehouse", wh)
     assert "Années chargées dans l'entrepôt : 2024" in r.stdout
     for cmd in COMMANDS:
-        if cmd != ["release"]:
-            assert "--warehouse" in cli(*cmd, "--help").stdout, cmd
+        if cmd in (["release"], ["sources", "template"]):  # the template reads no warehouse
+            continue
+        assert "--warehouse" in cli(*cmd, "--help").stdout, cmd

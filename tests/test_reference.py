@@ -141,8 +141,22 @@ def test_provenance_names_every_data_file() -> None:
     root = files("prst_etl.reference")
     text = root.joinpath("PROVENANCE.md").read_text(encoding="utf-8")
     names = [p.name for p in root.joinpath("data").iterdir() if p.name.endswith(".csv")]
-    assert len(names) == 10
+    assert len(names) == 11
     for name in names:
         assert f"`{name}`" in text
     for publisher in ["Insee", "Etalab", "Licence Ouverte", "Assurance Maladie"]:
         assert publisher in text
+
+
+def test_spsti_list_is_the_shared_fictitious_one() -> None:
+    t = reference.spsti()
+    assert all(dt == pl.String for dt in t.dtypes)
+    assert t.height == 17 and t["code"].is_unique().all()
+    assert t["nom"].str.ends_with("(fictif)").all()
+    assert set(t["champ"]) == {"interprofessionnel", "BTP"}
+    pairs = reference.spsti_departements()
+    occ = ["09", "11", "12", "30", "31", "32", "34", "46", "48", "65", "66", "81", "82"]
+    # every département has an interprofessional service and exactly one BTP service
+    assert sorted(pairs.filter(~pl.col("code").str.contains("BTP"))["departement"].unique()) == occ
+    assert sorted(pairs.filter(pl.col("code").str.contains("BTP"))["departement"]) == occ
+    assert pairs.filter(pl.col("code") == "SPSTI-31-B")["departement"].to_list() == ["31"]

@@ -78,7 +78,7 @@ def test_export_by_departement_adds_up_the_communes(urssaf, tmp_path) -> None:  
     out = tmp_path / "dep.parquet"
     r = Cli()("export", "--level", "departement", "--warehouse", wh, "--output", out, "--sector-level", "ensemble", "--year", "2022")
     assert r.exit_code == 0, r.stderr
-    e = pl.read_parquet(out).filter(pl.col("source") == "urssaf")
+    e = pl.read_parquet(out).filter(pl.col("sources") == "urssaf")
     raw = read_csv(URSSAF / "exemple.csv").filter(pl.col("Code région") == "76")
     want = raw.group_by("Code département").agg(pl.col("Effectifs salariés 2022").cast(pl.Int64).sum().alias("v"))
     got = e.filter(pl.col("indicator") == "effectifs_salaries").select(pl.col("geo_code").alias("Code département"), "value")

@@ -110,6 +110,19 @@ ISSUE_TYPES: dict[str, IssueType] = {
         IssueType("invalid-year", "année invalide", "Une année sur quatre chiffres est attendue (ex. 2023)."),
         IssueType("year-not-found", "année de référence introuvable", "Indiquez l'année avec --year."),
         IssueType("year-mismatch", "année incohérente"),
+        IssueType("invalid-year", "année non reconnue", "Écrivez l'année de référence sur quatre chiffres (ex. 2024)."),
+        IssueType(
+            "unknown-spsti",
+            "SPSTI inconnu",
+            "Codes acceptés : ceux de la liste des SPSTI d'Occitanie (prst sources template ID les rappelle).",
+        ),
+        IssueType("spsti-departement-mismatch", "département hors du périmètre du SPSTI"),
+        IssueType(
+            "rate-mismatch",
+            "taux du fichier incohérent avec ses comptages",
+            "Le taux n'est pas stocké : prst le recalcule comme numérateur / dénominateur.",
+        ),
+        IssueType("total-mismatch", "total différent de la somme des détails"),
         IssueType("invalid-fact", "fait normalisé invalide (erreur interne de prst)"),
     ]
 }

@@ -65,7 +65,7 @@ def fact_schema(spec: TableSpec, present: list[str] | None = None) -> pa.DataFra
     columns: dict[str, pa.Column] = {
         "year": pa.Column(pl.Int32, checks=pa.Check.in_range(1900, 2100), nullable=False),
         "geo_level": pa.Column(checks=pa.Check.isin(GEO_LEVELS), **text),
-        "geo_code": pa.Column(checks=pa.Check.str_length(1, 12), **text),
+        "geo_code": pa.Column(checks=pa.Check.str_length(1, 24), **text),  # SPSTI-BTP-MP@09: 15
         "sector_level": pa.Column(checks=pa.Check.isin(SECTOR_LEVELS), **text),
         "sector_code": pa.Column(checks=pa.Check.str_length(1, 12), **text),
         "sex": pa.Column(checks=pa.Check.isin(SEXES), **text),

@@ -12,19 +12,24 @@ Keys of a mapping file::
     layout = "mp"                # optional: which table of a multi-sheet file this mapping reads
                                  # (e.g. the « AT », « Trajet » and « MP » sheets of a Carsat workbook);
                                  # a source whose mappings name several layouts reads one sheet of each
-    extends = "ameli-at/2024"    # optional: start from another mapping
+    extends = "ameli-at/2024"    # optional: start from another mapping (a plugin's may extend one of prst's)
     title = "…"                  # French description of the layout
     years = "2023-2024"          # reference years this layout was seen for
     sheets = ["AT * par CTN*"]   # glob patterns of the sheet to read (first match)
     empty_means_zero = true      # an empty count cell is a 0 (the file says so)
     year_patterns = ["…(20\\d\\d)…"]  # regexes finding the reference year in sheet name, title, file name
 
+    template_sheet = "Données"   # optional: sheet name and title of « prst sources template »
+    template_title = "… année {year}"  #   ({year} replaced); template_columns = [...] to choose its columns
+
     [columns.<name>]
     headers = ["Nombre de salariés"]  # accepted header texts (compared without case/accents/spaces)
     role = "measure"         # measure | dimension | geo | label | check
-    kind = "count"           # count, amount; ctn, naf, naf38, sex, age_band, departement, commune
+    kind = "count"           # count, amount; ctn, naf, naf38, sex, age_band, departement, commune,
+                             # spsti, a21 (NAF section), year (one year per row: several years per file),
+                             # rate (a check column: a rate given by the provider, never stored), total
     table = "at"             # fact table of a measure
-    measure = "salaries"     # measure id (default: the column name)
+    measure = "salaries"     # measure id (default: the column name); for a rate, its numerator
     integer = true           # counts must be whole numbers
     required = true
     dims = { risk_family = "chutes-plain-pied" }  # extra dimension codes of this measure column
@@ -77,6 +82,8 @@ class Mapping:
     """Table layout read by this mapping, for sources whose files hold several sheets ("" = the only one)."""
     options: dict[str, Any] = field(default_factory=dict, hash=False, compare=False)
     """Source-specific settings (e.g. value tables for sexes and age bands)."""
+    extends: str = ""
+    """The mapping this one starts from (``<source>/<version>``), if any."""
 
     @property
     def id(self) -> str:
@@ -136,7 +143,12 @@ def _resolve(path: Path, root: Path) -> dict[str, Any]:
     data = _read_toml(path)
     parent = data.pop("extends", None)
     if parent:
-        base = _resolve(root / f"{parent}.toml", root)
+        parent_path = root / f"{parent}.toml"
+        if not parent_path.exists() and root != data_dir("sources"):
+            # an outside plugin's mapping may extend one of prst's own mappings
+            root = data_dir("sources")
+            parent_path = root / f"{parent}.toml"
+        base = _resolve(parent_path, root)
         for k in ("source", "version", "title", "years", "kind"):
             base.pop(k, None)
         data = _merge(base, data)
@@ -147,6 +159,7 @@ def parse_mapping(path: Path, root: Path | None = None) -> Mapping:
     root = root or path.parent.parent
     try:
         data = _resolve(path, root)
+        extends = str(_read_toml(path).get("extends", ""))
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise PrstError(f"Mapping illisible « {path} » : {exc}") from exc
     columns = []
@@ -180,6 +193,7 @@ def parse_mapping(path: Path, root: Path | None = None) -> Mapping:
         years=str(data.get("years", "")),
         layout=str(data.get("layout", "")),
         options={k: v for k, v in data.items() if k not in known},
+        extends=extends,
     )
 
 

@@ -6,7 +6,7 @@ and spread over a few communes of its départements (weighted by population).
 Scaling uses ``floor``, which keeps every « part ≤ total » relation of the
 national file (Σ risk families ≤ AT, IP < 10 % ≤ IP…).
 
-Writing workbooks needs ``xlsxwriter`` (a test dependency, not a runtime one).
+Writing workbooks needs ``xlsxwriter`` (a runtime dependency since ``prst sources template``).
 """
 
 from __future__ import annotations

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -103,12 +104,15 @@ def show(
                     "geo_levels": list(src.geo_levels),
                     "scope": list(src.scope or []),
                     "tables": {t.name: t.measure_ids for t in src.tables},
+                    "origin": ORIGINS.get(src.id, ""),
                     "mappings": [
                         {
                             "version": m.version,
                             "layout": m.layout,
                             "title": m.title,
                             "years": m.years,
+                            "extends": m.extends,
+                            "path": str(m.path),
                             "sheets": list(m.sheets),
                             "columns": {c.name: {"headers": list(c.headers), "role": c.role, "required": c.required} for c in m.columns},
                         }
@@ -121,6 +125,7 @@ def show(
         return
     out.print(f"[bold]{src.id}[/bold] — {src.title}")
     out.print(f"Fournisseur : {src.provider}")
+    out.print(f"Origine : {ORIGINS.get(src.id, '')}" + (f" (mappings : {maps[0].path.parent.parent})" if maps else ""))
     out.print(src.description)
     out.print(f"Niveaux géographiques possibles : {', '.join(src.geo_levels)}")
     years = _loaded_years(warehouse).get(src.id)
@@ -133,10 +138,15 @@ def show(
         "Signes conventionnels acceptés dans les cases de comptage : "
         + " ; ".join(f"« {k} » {v}" for k, v in STATUS_LABELS.items())
     )
+    out.print(
+        f"Versions du mapping : {', '.join(m.version for m in maps)} — un fichier dans l'une ou l'autre "
+        "est reconnu à ses en-têtes ; le chargement enregistre la version utilisée (prst loads)."
+    )
     for m in maps:
         sheet_kind = f" (feuille « {m.layout} »)" if m.layout else ""
         tab = Table(
-            title=f"Mapping {m.version}{sheet_kind} — {m.title} (années {m.years or '?'})",
+            title=f"Mapping {m.version}{sheet_kind} — {m.title} (années {m.years or '?'})"
+            + (f" ; reprend {m.extends} en changeant ce qui diffère" if m.extends else ""),
             title_justify="left",
             caption=f"Feuille : {' ou '.join(m.sheets)} ; la ligne d'en-tête est recherchée dans les 60 premières lignes ; "
             + ("une case vide vaut 0." if m.empty_means_zero else "une case vide est une erreur."),
@@ -153,3 +163,42 @@ def show(
                 c.label,
             )
         out.print(tab)
+
+
+@app.command("template")
+@handle_errors
+def template(
+    source: Annotated[str, typer.Argument(help="Identifiant de la source.")],
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Classeur à écrire (défaut : ./modele-<source>-<année>.xlsx).", show_default=False),
+    ] = None,
+    year: Annotated[
+        int | None, typer.Option("--year", "-y", help="Année de référence écrite dans le titre (défaut : l'an dernier).")
+    ] = None,
+    mapping: Annotated[
+        str | None, typer.Option("--mapping", help="Version du mapping (défaut : la plus récente).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Remplace le fichier s'il existe.")] = False,
+) -> None:
+    """Écrit un modèle vide à remplir par le fournisseur : un classeur Excel avec une feuille
+    « Lisez-moi » (chaque colonne, valeurs acceptées, signes conventionnels) et la feuille de
+    données (titre, en-têtes du mapping le plus récent).
+
+    Le fichier rempli se vérifie avec prst ingest SOURCE FICHIER --dry-run.
+
+    Exemples :
+
+      prst sources template ioda
+
+      prst sources template dgt-spsti --year 2025 --output modele-dgt-2025.xlsx
+    """
+    from prst_etl.errors import UsageError
+    from prst_etl.template import default_output, write_template
+
+    if year is not None and not 1900 <= year <= 2100:
+        raise UsageError(f"Année invalide : {year}.")
+    src = get_source(source)
+    path = output or default_output(src, year)
+    write_template(src, path, year=year, mapping_version=mapping, overwrite=force)
+    out.print(f"Modèle écrit : [bold]{path}[/bold]. Une fois rempli : prst ingest {src.id} {path.name} --dry-run")

@@ -2,7 +2,8 @@
 
 Files and their provenance: ``prst_etl/demo/PROVENANCE.md`` (one real national
 workbook of the Assurance Maladie and fictitious Carsat, MP and MSA files built from it; the real
-Insee population estimates; fictitious census, URSSAF and DARES files; fictitious SPSTI perimeters).
+Insee population estimates; fictitious census, URSSAF, DARES, IODA, MCP and SPSTI activity files;
+fictitious SPSTI perimeters).
 """
 
 from __future__ import annotations
@@ -32,6 +33,9 @@ DEMO_FILES: list[tuple[str, str]] = [
     ("urssaf", "urssaf_etablissements_commune_ape_2021-2023.csv"),
     ("urssaf-taille", "urssaf-taille_etablissements_2021-2023.xlsx"),
     ("dares-accords", "dares-accords_occitanie_2021-2023.xlsx"),
+    ("ioda", "ioda_2024_inaptitudes.xlsx"),
+    ("spf-mcp", "spf-mcp_2021-2023_occitanie.xlsx"),
+    ("dgt-spsti", "dgt-spsti_2024_activite.xlsx"),
 ]
 DEMO_EXPORTS = [
     ("region", ["a38", "ensemble"]),

@@ -24,6 +24,8 @@ __all__ = [
     "naf",
     "naf_labels",
     "regions",
+    "spsti",
+    "spsti_departements",
     "zones_emploi",
 ]
 
@@ -95,3 +97,22 @@ def ctn() -> pl.DataFrame:
     """Comités techniques nationaux: ``code`` (``AA``…``II``, ``ZC``), ``alias`` (``A``…``I``, ``Z``),
     ``libelle``, ``origine``."""
     return _read("ctn.csv")
+
+
+def spsti() -> pl.DataFrame:
+    """The SPSTI of Occitanie (**fictitious** list, see PROVENANCE.md): ``code, nom, champ, departements``.
+
+    ``champ`` is ``interprofessionnel`` or ``BTP``; ``departements`` the space-separated
+    départements the service covers (BTP services overlap the interprofessional ones).
+    """
+    return _read("spsti.csv")
+
+
+@cache
+def spsti_departements() -> pl.DataFrame:
+    """One row per SPSTI and département it covers: ``code, departement``."""
+    return (
+        spsti()
+        .select("code", pl.col("departements").str.split(" ").alias("departement"))
+        .explode("departement")
+    )

@@ -3,17 +3,33 @@
 Adding a source (the recipe):
 
 1. a module here (or in your own package) with a :class:`~prst_etl.sources.base.Source`
-   subclass decorated with :func:`register_source`; what the source *is* (id,
-   provider, geography, tables and measures) is declared as class attributes;
+   subclass — usually a :class:`~prst_etl.sources.tabular.TabularSource` — decorated
+   with :func:`register_source`; what the source *is* (id, provider, geography,
+   tables and measures) is declared as class attributes; a built-in module is
+   imported in :func:`_load_builtins`;
 2. a mapping file ``sources/<id>/<version>.toml`` (headers accepted for each column);
-3. a sample file under ``tests/fixtures/sources/<id>/`` and a broken copy;
-4. a paragraph in the README and a line in CHANGELOG.md.
+   a provider that renames a column next year gets a new version that ``extends``
+   the previous one, not new code. An outside package keeps its mappings in its
+   own folder and names it in the class attribute ``mappings_root``;
+3. under ``tests/fixtures/sources/<id>/``: a valid sample ``exemple.<ext>``, a broken
+   copy ``exemple-errone.<ext>``, ``PROVENANCE.md`` and ``conformance.toml``
+   (``sample``, ``broken``, ``expected_codes``, optional ``args``), which enrols the
+   source in ``tests/test_sources_conformance.py``; and ``tests/test_<source>.py``;
+4. a row in the README « Sources » table, a line in CHANGELOG.md, the contract
+   snapshots (``python -m prst_etl.contracts --write``).
+
+``prst sources template ID`` then writes an empty workbook a provider can fill.
 
 Built-in sources register through the same decorator as outside ones. An outside
 package declares an entry point in the group ``prst_etl.sources`` pointing to its
-module (or to a function returning Source classes); prst loads that group once,
-lazily, the first time the registry is read — except when ``PRST_NO_PLUGINS=1``
-(set by the test suite, so that installed plugins cannot change test results).
+module (or to a function returning Source classes)::
+
+    [project.entry-points."prst_etl.sources"]
+    mon-format = "mon_paquet.sources"
+
+prst loads that group once, lazily, the first time the registry is read — except
+when ``PRST_NO_PLUGINS=1`` (set by the test suite, so that installed plugins cannot
+change test results). ``prst sources`` shows where each source comes from.
 """
 
 from __future__ import annotations
@@ -50,7 +66,7 @@ def register_source(cls: type[Source]) -> type[Source]:
 
 def _load_builtins() -> None:
     # Importing the modules runs their @register_source decorators.
-    from prst_etl.sources import atmp, dares, insee, msa, spsti, urssaf  # noqa: F401
+    from prst_etl.sources import atmp, dares, dgt_spsti, insee, ioda, msa, spf_mcp, spsti, urssaf  # noqa: F401
 
 
 def load_plugins(force: bool = False) -> None:
@@ -66,6 +82,7 @@ def load_plugins(force: bool = False) -> None:
     if os.environ.get("PRST_NO_PLUGINS") == "1" and not force:
         return
     for ep in entry_points(group=ENTRY_POINT_GROUP):
+        before = dict(SOURCES)
         try:
             obj = ep.load()
             if isinstance(obj, type) and issubclass(obj, Source):
@@ -73,6 +90,12 @@ def load_plugins(force: bool = False) -> None:
             elif callable(obj):
                 for cls in obj():
                     register_source(cls)
+            # the sources this entry point added, or that live in its package, come from its distribution
+            dist = f"{ep.dist.name} {ep.dist.version}" if ep.dist is not None else ep.value
+            top = ep.value.split(":")[0].split(".")[0]
+            for sid, cls in SOURCES.items():
+                if ORIGINS.get(sid) != "prst" and (before.get(sid) is not cls or cls.__module__.split(".")[0] == top):
+                    ORIGINS[sid] = dist
         except PrstError:
             raise
         except Exception as exc:  # a broken plugin must say so, not crash with a traceback

@@ -97,12 +97,27 @@ class Source:
     """Sources of the same series measure the same thing on disjoint territories
     and may be added up (e.g. the two Carsat of Occitanie); see ``aggregate``."""
     tables: ClassVar[tuple[TableSpec, ...]] = ()
+    raw_measures: ClassVar[tuple[str, ...]] = ()
+    """Count columns of the file that the source combines into its declared measures
+    (e.g. the census ``NB`` split into population, employed…): validated as counts, never stored."""
     reference: ClassVar[bool] = False
     """A reference source (e.g. SPSTI perimeters) describes territories: it is used by
     ``aggregate`` and is not itself aggregated or exported."""
+    mappings_root: ClassVar[Path | str | None] = None
+    """Folder holding this source's mappings as ``<id>/<version>.toml``; None for prst's own
+    ``sources/`` folder. An outside plugin points it into its package, e.g.
+    ``Path(__file__).parent / "mappings"`` or ``importlib.resources.files(__package__) / "mappings"``."""
 
     def mappings(self) -> tuple[Mapping, ...]:
-        return mappings_for(self.id)
+        root = self.mappings_root
+        return mappings_for(self.id, None if root is None else Path(str(root)))
+
+    template_supported: ClassVar[bool] = True
+    """Whether ``prst sources template`` can write an empty file of this source."""
+
+    def template_mapping(self, mapping: Mapping, year: int) -> Mapping:
+        """Hook: the layout the provider's template shows for ``year`` (e.g. year columns)."""
+        return mapping
 
     def table(self, name: str) -> TableSpec:
         for t in self.tables:

@@ -84,6 +84,7 @@ RP_MEASURES = (
 @register_source
 class InseeRp(TabularSource):
     id = "insee-rp"
+    raw_measures = ("nb",)
     provider = "Insee"
     title = "Recensement : population et population en emploi par commune, sexe et âge"
     description = (
@@ -235,6 +236,7 @@ def _territory(kind: str) -> pl.Expr:
 @register_source
 class InseeEstimations(TabularSource):
     id = "insee-estimations"
+    template_supported = False  # Insee publishes this workbook; it is loaded as is
     provider = "Insee"
     title = "Estimations de population par département, sexe et grande classe d'âge"
     description = (

@@ -91,10 +91,20 @@ class Context:
     path: Path
     mapping: Mapping
     sheet: str
-    year: int
+    year: int | None
+    """Reference year of the file (from its title, name or ``--year``); with a year column,
+    the ``--year`` option if given, else None: use :meth:`year_key`."""
     present: list[str]
     """Mapped columns present in the file."""
     extra: dict[str, Any] = field(default_factory=dict)
+    year_column: str | None = None
+    """Mapped column of kind ``year`` (a file giving several years), parsed into ``_k_year``."""
+
+    def year_key(self) -> pl.Expr:
+        """The ``year`` key of each row: the year column if the file has one, else the file's year."""
+        if self.year_column:
+            return pl.col(KEY_PREFIX + "year").cast(pl.Int32).alias("year")
+        return pl.lit(self.year, dtype=pl.Int32).alias("year")
 
     def has(self, name: str) -> bool:
         return name in self.present
@@ -171,9 +181,10 @@ class TabularSource(Source):
         if not self._check_columns(mapping, header, sh, issue):
             return
 
-        # Reference year (one per file: every sheet must agree)
-        ref_year = self._find_year(mapping, sh, header.row_index, path, year, issue)
-        if ref_year is not None and out.years and ref_year not in out.years:
+        # Reference year: in a column (several years per file), else in the title (one per file: every sheet must agree)
+        year_col = next((c.name for c in mapping.columns if c.kind == "year" and c.name in present), None)
+        ref_year = year if year_col else self._find_year(mapping, sh, header.row_index, path, year, issue)
+        if not year_col and ref_year is not None and out.years and ref_year not in out.years:
             issue(
                 "year-mismatch",
                 f"La feuille « {sh.name} » porte l'année {ref_year}, une autre feuille du fichier {out.years[0]} : "
@@ -191,17 +202,18 @@ class TabularSource(Source):
         if raw.height == 0:
             issue("empty-file", "Le tableau ne contient aucune ligne de données sous l'en-tête.", row=header.excel_row)
             return
-        if ref_year is None:
+        if ref_year is None and year_col is None:
             return
         labels = [c.name for c in mapping.by_role("label") if c.name in raw.columns]
         raw = raw.drop(labels)
 
         # Validate the raw table
-        ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present)
+        ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present, year_column=year_col)
         measures = [c.name for c in mapping.by_role("measure") if ctx.has(c.name)]
-        raw = add_derived(parse_counts(raw, measures), self.key_columns(ctx))
+        year_key = [Derived(KEY_PREFIX + "year", year_col, year_expr)] if year_col else []
+        raw = add_derived(parse_counts(raw, measures), year_key + self.key_columns(ctx))
         raw = self.skip_rows(raw, ctx, out)
-        checks = self.raw_checks(ctx)
+        checks = (year_checks(ctx) if year_col else []) + self.raw_checks(ctx)
         self._validate_raw(raw, checks, ctx, issue)
         new = issue.issues[start:]
         if any(i.severity == "error" for i in new):
@@ -225,8 +237,8 @@ class TabularSource(Source):
                     )
         out.tables.update(tables)
         # A file may hold several reference years (year columns, a year column): the facts say which
-        found = sorted({int(y) for df in tables.values() for y in df["year"].unique().drop_nulls().to_list()})
-        for y in found or [ref_year]:
+        found = sorted({int(y) for df in tables.values() if "year" in df.columns for y in df["year"].unique().drop_nulls().to_list()})
+        for y in found or ([ref_year] if ref_year is not None else []):
             if y not in out.years:
                 out.years.append(y)
         out.years.sort()
@@ -610,6 +622,36 @@ def parse_counts(raw: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
         + [(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")).alias(f"_e_{c}") for c in columns]
     )
     return fast.update(slow, on="_i", how="left", include_nulls=True).drop("_i")
+
+
+def year_expr(expr: pl.Expr) -> pl.Expr:
+    """A reference year written as ``2024``, ``2024.0`` or `` 2024 `` (null otherwise)."""
+    s = expr.cast(pl.String).str.strip_chars().str.replace(r"^(\d{4})(?:\.0*)?$", "${1}")
+    return pl.when(s.str.contains(r"^(?:19|20)\d\d$")).then(s.cast(pl.Int32, strict=False)).otherwise(None)
+
+
+def year_checks(ctx: Context) -> list[RawCheck]:
+    """Rules of a year column: a year on every row, and the ``--year`` of the command if one was given."""
+    col, key = ctx.year_column or "", pl.col(KEY_PREFIX + "year")
+    checks = [
+        RawCheck("missing-key", col, pl.col(col).is_not_null(), lambda v: "Année manquante."),
+        RawCheck(
+            "invalid-year",
+            col,
+            pl.col(col).is_null() | key.is_not_null(),
+            lambda v: f"« {_clip(str(v))} » n'est pas une année (ex. 2024).",
+        ),
+    ]
+    if ctx.year is not None:
+        checks.append(
+            RawCheck(
+                "year-mismatch",
+                col,
+                key.is_null() | (key == ctx.year),
+                lambda v, y=ctx.year: f"--year {y} mais la ligne porte l'année {v}.",
+            )
+        )
+    return checks
 
 
 def measure_checks(ctx: Context) -> list[RawCheck]:

@@ -61,8 +61,9 @@ def year_of(spec: ColumnSpec) -> int:
     return int(dict(spec.dims)["year"])
 
 
-def expand_year_columns(mapping: Mapping, sh: Sheet) -> Mapping:
-    """Add one measure column per (measure, year) whose header the sheet's first rows hold."""
+def expand_year_columns(mapping: Mapping, sh: Sheet | None, years_given: list[int] | None = None) -> Mapping:
+    """Add one measure column per (measure, year) whose header the sheet's first rows hold
+    (or per year of ``years_given``, for the provider's template)."""
     templates: dict[str, dict] = mapping.options.get("year_columns", {})
     if not templates:
         return mapping
@@ -72,8 +73,8 @@ def expand_year_columns(mapping: Mapping, sh: Sheet) -> Mapping:
             norm = norm_header(h.replace(YEAR, "0000"))
             regex = "^" + re.escape(norm).replace("0000", YEAR_RE) + "$"
             patterns.append((measure, re.compile(regex)))
-    years: set[int] = set()
-    cells = [v for row in sh.frame.head(HEADER_SCAN_ROWS).drop(ROW).rows() for v in row if isinstance(v, str)]
+    years: set[int] = set(years_given or [])
+    cells = [] if sh is None else [v for row in sh.frame.head(HEADER_SCAN_ROWS).drop(ROW).rows() for v in row if isinstance(v, str)]
     for text in {norm_header(v) for v in cells}:
         for _, rx in patterns:
             m = rx.match(text)
@@ -109,6 +110,10 @@ class UrssafExtract(TabularSource):
     # -- layout -----------------------------------------------------------------------
     def layout_for_sheet(self, mapping: Mapping, sh: Sheet) -> Mapping:
         return expand_year_columns(mapping, sh)
+
+    def template_mapping(self, mapping: Mapping, year: int) -> Mapping:
+        """The template has the two columns of the year asked for."""
+        return expand_year_columns(mapping, None, [year])
 
     def check_column_set(self, mapping: Mapping, found: set[str], row: int, issue: IssueFactory) -> bool:
         if any(c.role == "measure" and c.name in found for c in mapping.columns):

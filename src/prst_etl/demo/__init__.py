@@ -39,9 +39,9 @@ DEMO_FILES: list[tuple[str, str]] = [
 ]
 DEMO_EXPORTS = [
     ("region", ["a38", "ensemble"]),
-    ("departement", ["a21", "ensemble"]),
-    ("zone-emploi", ["a21", "ensemble"]),
-    ("spsti", ["a21", "ensemble"]),
+    ("departement", ["ensemble"]),
+    ("zone-emploi", ["ensemble"]),
+    ("spsti", ["ensemble"]),
 ]
 
 

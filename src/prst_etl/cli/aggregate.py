@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prst_etl import aggregate as core
 from prst_etl.cli.common import AsOfOpt, JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import fmt_int, out, progress_steps
 
@@ -35,6 +34,7 @@ def aggregate(
 
       prst aggregate --year 2024 --source carsat-mp
     """
+    from prst_etl import aggregate as core  # imported here: « prst ingest » need not load it
     from prst_etl.sources import get_source
 
     for s in source or []:

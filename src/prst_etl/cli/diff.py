@@ -9,11 +9,9 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from prst_etl import diff as core
 from prst_etl.cli.common import AsOfOpt, WarehouseOpt, handle_errors
 from prst_etl.console import err, fmt_int, out
 from prst_etl.errors import UsageError
-from prst_etl.export import write_frame
 
 
 def _num(v: float | None, pct: bool = False) -> str:
@@ -60,6 +58,9 @@ def diff_years(
 
       prst diff-years 2023 2023 --from diagnostic-2025 --to observatoire-2026-T2
     """
+    from prst_etl import diff as core  # imported here: « prst ingest » need not load it
+    from prst_etl.export import BASE_COLUMNS, write_frame
+
     if fmt not in ("table", "csv", "parquet"):
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : table, csv, parquet.")
     df, notes = core.diff(
@@ -80,8 +81,8 @@ def diff_years(
         else f"{year1} → {year2}, niveau {level} : {fmt_int(df.height)} lignes, {fmt_int(sig)} évolutions significatives"
     )
     t = Table(title=title, title_justify="left")
-    extras = [c for c in df.columns if c not in core.BASE_COLUMNS and c in ("ctn", "risk_family", "cause_family", "size_band", "visit_type", "secteur_msa", "mp_tableau")]
-    extras += [c for c in df.columns[: df.columns.index("indicator")] if c not in core.BASE_COLUMNS and c not in extras]
+    extras = [c for c in df.columns if c not in BASE_COLUMNS and c in ("ctn", "risk_family", "cause_family", "size_band", "visit_type", "secteur_msa", "mp_tableau")]
+    extras += [c for c in df.columns[: df.columns.index("indicator")] if c not in BASE_COLUMNS and c not in extras]
     for c in ("Territoire", "Secteur", "Sexe", "Âge", "Détail", "Indicateur", str(year1), str(year2), "Évolution", "Signif.", "Signalements"):
         t.add_column(c, overflow="fold")
     for r in df.head(top).iter_rows(named=True):

@@ -7,7 +7,6 @@ from typing import Annotated
 
 import typer
 
-from prst_etl import export as core
 from prst_etl.cli.common import AsOfOpt, WarehouseOpt, handle_errors
 from prst_etl.console import err, fmt_int, out, progress_steps
 
@@ -50,6 +49,8 @@ def export(
 
       prst export --level departement --as-of diagnostic-2025   (tel que publié)
     """
+    from prst_etl import export as core  # imported here: « prst ingest » need not load it
+
     with progress_steps() as step:
         res = core.export(
             level, warehouse=warehouse, years=year or None, fmt=fmt, output=output,

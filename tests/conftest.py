@@ -35,7 +35,22 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: object, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        result = self.runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
+        argv = [str(a) for a in args]
+        restricted = None
+        if argv and argv[0] in ("export", "diff-years") and "--secret" not in argv and "--no-secret" not in argv:
+            # Most tests check the arithmetic of the warehouse: they read exports without statistical
+            # secrecy (tests/test_secret.py checks secrecy). Such a file carries « diffusion-restreinte »
+            # in its name: it is moved back to the path the test asked for.
+            argv.append("--no-secret")
+            for flag in ("-o", "--output"):
+                if flag in argv:
+                    restricted = Path(argv[argv.index(flag) + 1])
+        argv = [a for a in argv if a != "--secret"]
+        result = self.runner.invoke(app, argv, env=env, catch_exceptions=False)
+        if restricted is not None:
+            marked = restricted.with_name(f"{restricted.stem}_diffusion-restreinte{restricted.suffix}")
+            if marked.exists():
+                marked.replace(restricted)
         return result
 
     def json(self, *args: object) -> object:

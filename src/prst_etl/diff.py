@@ -131,6 +131,7 @@ def diff(
     as_of: str | None = None,
     from_state: str | None = None,
     to_state: str | None = None,
+    secret: bool = True,
 ) -> tuple[pl.DataFrame, list[str]]:
     """One row per indicator × cell: both values, change, significance and flags; most important first."""
     if level not in EXPORT_LEVELS:
@@ -148,10 +149,10 @@ def diff(
     left_state, right_state = (from_state, to_state) if revision else (as_of, as_of)
     sector_levels = sector_levels or ["a38", "a21", "ensemble"]
     if revision or y1 == y2:
-        a, notes_a, _, _ = frame_as_of(warehouse, level, [y1], sector_levels, left_state)
-        b, notes_b, _, _ = frame_as_of(warehouse, level, [y2], sector_levels, right_state)
+        a, notes_a, _, _ = frame_as_of(warehouse, level, [y1], sector_levels, left_state, secret=secret)
+        b, notes_b, _, _ = frame_as_of(warehouse, level, [y2], sector_levels, right_state, secret=secret)
     else:
-        both, notes_a, _, _ = frame_as_of(warehouse, level, [y1, y2], sector_levels, as_of)
+        both, notes_a, _, _ = frame_as_of(warehouse, level, [y1, y2], sector_levels, as_of, secret=secret)
         a, b, notes_b = both.filter(pl.col("year") == y1), both.filter(pl.col("year") == y2), []
     if indicators:
         a, b = a.filter(pl.col("indicator").is_in(indicators)), b.filter(pl.col("indicator").is_in(indicators))
@@ -241,6 +242,10 @@ def _flags(df: pl.DataFrame, y1: int, y2: int, level: str, warehouse, left_state
             pl.lit("sources différentes : ") + s1 + pl.lit(f" ({y1}) / ") + s2 + pl.lit(f" ({y2})")
         )
     )
+    h1 = pl.col("status_1").is_in(["secret", "secret-secondaire"]).fill_null(False)
+    h2 = pl.col("status_2").is_in(["secret", "secret-secondaire"]).fill_null(False)
+    parts.append(pl.when(h1 & ~h2).then(pl.lit(f"secret statistique : cachée en {y1}, publiée en {y2}")))
+    parts.append(pl.when(~h1 & h2).then(pl.lit(f"secret statistique : publiée en {y1}, cachée en {y2}")))
     c1, c2 = pl.col("coverage_1"), pl.col("coverage_2")
     parts.append(pl.when(c1.is_not_null() & c2.is_not_null() & (c1 != c2)).then(pl.lit("couverture différente : ") + c1 + " / " + c2))
     # Revisions

@@ -44,6 +44,7 @@ from prst_etl.errors import UsageError
 from prst_etl.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
 from prst_etl.indicators import Indicator, catalogue
 from prst_etl.rollup import sum_cells
+from prst_etl.secret import HIDDEN, SECONDARY, SECRET
 from prst_etl.sources import all_sources
 from prst_etl.warehouse import Warehouse, open_warehouse
 
@@ -68,6 +69,8 @@ class ExportResult:
     sources: list[str] = field(default_factory=list)
     refreshed: int = 0
     """Aggregated files brought up to date before exporting."""
+    audit: Path | None = None
+    """The file listing the hidden cells (secrecy applied)."""
 
 
 # -- reading and combining ----------------------------------------------------------------
@@ -228,10 +231,13 @@ def _rate(ind: Indicator, num: pl.DataFrame, den: pl.DataFrame, keys: list[str])
     else:
         low = high = np.full(len(k), np.nan)
     nst, dst = pl.col("status"), pl.col("_dst")
-    no_n, no_d = nst.is_in(NO_VALUE).fill_null(False), dst.is_in(NO_VALUE).fill_null(False)
+    no_n, no_d = nst.is_in(NO_VALUE + HIDDEN).fill_null(False), dst.is_in(NO_VALUE + HIDDEN).fill_null(False)
     missing = no_n | no_d | pl.col("value").is_null() | pl.col("_den").is_null() | (pl.col("_den") == 0)
     status = (
-        pl.when(no_n).then(nst)
+        # a rate whose numerator or denominator is hidden is hidden
+        pl.when((nst == SECRET) | (dst == SECRET)).then(pl.lit(SECRET))
+        .when(nst.is_in(HIDDEN) | dst.is_in(HIDDEN)).then(pl.lit(SECONDARY))
+        .when(no_n).then(nst)
         .when(no_d).then(dst)
         .when(pl.col("_den").is_null() | (pl.col("_den") == 0)).then(pl.lit(STATUS_ABSENT))
         .when(pl.lit(ind.min_denominator is not None) & (pl.col("_den") < (ind.min_denominator or 0))).then(pl.lit(STATUS_NS))
@@ -261,6 +267,8 @@ class LevelData:
     extras: list[str]
     labels: pl.DataFrame
     notes: list[str]
+    pattern: pl.DataFrame | None = None
+    """Hidden cells (statistical secrecy) of the counts; None: restricted diffusion, nothing hidden."""
 
     def indicators(self) -> list[str]:
         counts = sorted({m for _, spec, _, _ in self.tables for m in table_measures(spec)})
@@ -277,7 +285,25 @@ class LevelData:
             for df, spec, dims, series in self.tables
             if measure in table_measures(spec)
         ]
-        return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+        if not parts:
+            return pl.DataFrame()
+        out = pl.concat(parts, how="diagonal_relaxed")
+        if self.pattern is None:
+            return out
+        # Under secrecy: only the publishable cells, with the hidden ones without a value
+        from prst_etl.secret import config, in_scope
+
+        out = in_scope(out, self.extras, config())
+        hidden = self.pattern.filter(pl.col("indicator") == measure).select(*self.pattern_keys, "secret")
+        out = out.join(hidden, on=self.pattern_keys, how="left", nulls_equal=True)
+        return out.with_columns(
+            pl.when(pl.col("secret").is_not_null()).then(None).otherwise(pl.col("value")).alias("value"),
+            pl.coalesce("secret", "status").alias("status"),
+        ).drop("secret")
+
+    @property
+    def pattern_keys(self) -> list[str]:
+        return [*KEY_COLUMNS, *self.extras, "series", "indicator"]
 
     def chunk(self, indicator: str) -> pl.DataFrame:
         """The export rows of one indicator, labelled and sorted."""
@@ -330,11 +356,75 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
     return LevelData(level, tables, extras, geography_labels(wh, level, years), notes)
 
 
+def secret_pattern(
+    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
+) -> pl.DataFrame:
+    """Hidden cells of every count, every level at once (see :mod:`prst_etl.secret`).
+
+    ``keep``: hidden cells of a previous publication (keys without year): they stay hidden.
+    """
+    from prst_etl.aggregate import perimeter_rows, spsti_map
+    from prst_etl.secret import config, in_scope, suppress
+
+    cfg = config()
+    registry = all_sources()
+    datas = [level_data(wh, lvl, years, list(cfg.sector_levels)) for lvl in ("commune", "zone-emploi", "departement", "region", "france", "spsti")]
+    extras = sorted({d for data in datas for d in data.extras})
+    groups: dict[tuple[str, str, str], list[pl.DataFrame]] = {}
+    first_source: dict[tuple[str, str], str] = {}
+    for data in datas:
+        for df, spec, dims, series in data.tables:
+            unit = cfg.units.get(spec.name)  # type: ignore[attr-defined]
+            units = None
+            if unit and unit in spec.measure_ids:  # type: ignore[attr-defined]
+                units = in_scope(_measure_rows(df, spec, dims, series, extras, unit), extras, cfg).select(
+                    *KEY_COLUMNS, *extras, pl.col("value").alias("n_units")
+                )
+            first_source[(series, spec.name)] = df["sources"].drop_nulls().first().split("+")[0] if df.height else ""  # type: ignore[attr-defined]
+            for m in table_measures(spec):
+                rows = in_scope(_measure_rows(df, spec, dims, series, extras, m), extras, cfg)
+                if units is not None:
+                    rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
+                groups.setdefault((series, spec.name, m), []).append(rows)  # type: ignore[attr-defined]
+    perims = perimeter_rows(wh)
+    out = []
+    for n, ((series, table, measure), frames) in enumerate(sorted(groups.items()), 1):
+        if progress:
+            progress(f"secret statistique {n}/{len(groups)} : {measure}")
+        cells = pl.concat(frames, how="diagonal_relaxed")
+        has_units = "n_units" in cells.columns
+        rules = cfg.rules(first_source.get((series, table), ""), measure, has_units)
+        for (year,), sub in cells.partition_by("year", as_dict=True, maintain_order=True).items():
+            dims = [*KEY_COLUMNS, *extras]
+            dims = [d for d in dims if d != "year"]
+            kept = None
+            if keep is not None and keep.height:
+                k = keep.filter((pl.col("indicator") == measure) & (pl.col("series") == series)).select(*dims).unique()
+                kept = sub.select(dims).join(k.with_columns(pl.lit(True).alias("_k")), on=dims, how="left", nulls_equal=True)["_k"].fill_null(False)
+            res = suppress(sub, dims, rules, spsti_map(perims, int(year)), kept)
+            out.append(
+                res.filter(pl.col("secret").is_not_null()).select(
+                    *KEY_COLUMNS, *extras, "value", "secret", "rule",
+                    pl.lit(series).alias("series"), pl.lit(measure).alias("indicator"),
+                )  # fmt: skip
+            )
+    if not out:
+        return pl.DataFrame(schema={**{k: pl.String for k in KEY_COLUMNS}, "year": pl.Int32, **{e: pl.String for e in extras},
+                                    "value": pl.Float64, "secret": pl.String, "rule": pl.String, "series": pl.String, "indicator": pl.String})  # fmt: skip
+    return pl.concat(out, how="diagonal_relaxed")
+
+
 def level_frame(
-    wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None
+    wh: Warehouse,
+    level: str,
+    years: list[int] | None = None,
+    sector_levels: list[str] | None = None,
+    pattern: pl.DataFrame | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
-    """Every count and rate of the current aggregates at one geographic level (long format, in memory)."""
+    """Every count and rate of the current aggregates at one geographic level (long format, in memory);
+    with ``pattern`` (see :func:`secret_pattern`), the publishable cells with the hidden ones hidden."""
     data = level_data(wh, level, years, sector_levels)
+    data.pattern = pattern
     chunks = [data.chunk(i) for i in data.indicators()]
     df = pl.concat(chunks, how="diagonal_relaxed") if chunks else _empty(data.extras)
     return df.select(BASE_COLUMNS + data.extras + TAIL_COLUMNS), data.notes
@@ -403,12 +493,35 @@ def frame_as_of(
     sector_levels: list[str] | None,
     as_of: str | None,
     progress: Progress | None = None,
+    secret: bool = False,
 ) -> tuple[pl.DataFrame, list[str], int, Path]:
     """The level frame of the current state or of a past one, aggregates brought up to date first."""
     refreshed = _refresh(warehouse, years, as_of, progress)
     with open_warehouse(warehouse, as_of=as_of) as wh:
-        df, notes = level_frame(wh, level, years, sector_levels)
+        pattern = secret_pattern(wh, years, None, progress) if secret else None
+        df, notes = level_frame(wh, level, years, sector_levels, pattern)
         return df, notes, refreshed, wh.root
+
+
+def restricted_name(path: Path) -> Path:
+    """An export without secrecy says so in its name."""
+    return path if "diffusion-restreinte" in path.name else path.with_name(f"{path.stem}_diffusion-restreinte{path.suffix}")
+
+
+def audit_path(path: Path) -> Path:
+    return path.with_name(f"{path.stem}_secret-audit{path.suffix}")
+
+
+def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFrame:
+    """Every hidden cell of the level: its codes, value, status and the rule that hid it."""
+    p = pattern.filter(pl.col("geo_level") == level)
+    extras = [e for e in data.extras if e in p.columns]
+    return (
+        p.join(data.labels, on=["geo_level", "geo_code"], how="left")
+        .select(*[c for c in BASE_COLUMNS if c not in ("sector_label",)], *extras, "year", "indicator", "value",
+                pl.col("secret").alias("status"), "rule", pl.col("series"))  # fmt: skip
+        .sort(["indicator", "geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year"])
+    )
 
 
 def default_path(root: Path, level: str, years: list[int] | None, fmt: str, as_of: str | None = None) -> Path:
@@ -422,8 +535,11 @@ def write_frame(df: pl.DataFrame, path: Path, fmt: str, decimal_comma: bool = Fa
     write_chunks(iter([df]), path, fmt, decimal_comma)
 
 
-def write_chunks(chunks, path: Path, fmt: str, decimal_comma: bool = False) -> int:  # type: ignore[no-untyped-def]
-    """Write frames one after the other into one file (memory: one chunk at a time); atomic; rows written."""
+def write_chunks(chunks, path: Path, fmt: str, decimal_comma: bool = False, restricted: bool = False) -> int:  # type: ignore[no-untyped-def]
+    """Write frames one after the other into one file (memory: one chunk at a time); atomic; rows written.
+
+    ``restricted``: an export without statistical secrecy, marked « diffusion restreinte » in the
+    Parquet metadata, or in a ``diffusion`` column of a CSV."""
     import pyarrow.parquet as pq
 
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -435,10 +551,15 @@ def write_chunks(chunks, path: Path, fmt: str, decimal_comma: bool = False) -> i
             if fmt != "parquet":
                 fh.write(b"\xef\xbb\xbf")  # BOM: Excel opens UTF-8 correctly
             for i, df in enumerate(chunks):
+                if restricted and fmt != "parquet":
+                    df = df.with_columns(pl.lit("diffusion restreinte").alias("diffusion"))
                 if fmt == "parquet":
                     table = df.to_arrow()
                     if writer is None:
-                        writer = pq.ParquetWriter(fh, table.schema, compression="zstd")
+                        schema = table.schema
+                        if restricted:
+                            schema = schema.with_metadata({**(schema.metadata or {}), b"prst.diffusion": "diffusion restreinte".encode()})
+                        writer = pq.ParquetWriter(fh, schema, compression="zstd")
                     writer.write_table(table.cast(writer.schema))
                 else:
                     df.write_csv(fh, separator=";", decimal_comma=decimal_comma, include_header=i == 0)
@@ -463,7 +584,11 @@ def export(
     decimal_comma: bool = False,
     progress: Progress | None = None,
     as_of: str | None = None,
+    secret: bool = True,
+    keep_pattern: str | None = None,
 ) -> ExportResult:
+    """Write one level. ``secret`` (default): statistical secrecy applied, with an audit file
+    beside the export; ``secret=False`` is for internal work (« diffusion restreinte »)."""
     if fmt not in FORMATS:
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : parquet, csv.")
     if level not in EXPORT_LEVELS:
@@ -471,10 +596,29 @@ def export(
     for s in sector_levels or []:
         if s not in SECTOR_LEVELS:
             raise UsageError(f"Niveau sectoriel inconnu : « {s} ».", hint="Niveaux : " + ", ".join(SECTOR_LEVELS))
+    if keep_pattern and not secret:
+        raise UsageError("--keep-pattern n'a de sens qu'avec le secret statistique (sans --no-secret).")
     refreshed = _refresh(warehouse, years, as_of, progress)
+    if keep_pattern:
+        refreshed += _refresh(warehouse, None, keep_pattern, progress)
+    pattern = None
     with open_warehouse(warehouse, as_of=as_of) as wh:
+        if secret:
+            from prst_etl.secret import config
+
+            cfg = config()
+            outside = [s for s in (sector_levels or SECTOR_LEVELS) if s not in cfg.sector_levels]
+            sector_levels = [s for s in (sector_levels or cfg.sector_levels) if s in cfg.sector_levels]
+            keep = None
+            if keep_pattern:
+                with open_warehouse(warehouse, as_of=keep_pattern) as old:
+                    keep = secret_pattern(old, None)
+            pattern = secret_pattern(wh, years, keep, progress)
         data = level_data(wh, level, years, sector_levels)
+        data.pattern = pattern
         path = output or default_path(wh.root, level, years, fmt, as_of)
+        if not secret:
+            path = restricted_name(path)
     schema = _empty(data.extras).schema
     names = data.indicators()
     srcs: set[str] = set()
@@ -488,10 +632,19 @@ def export(
             srcs.update(s for v in df["sources"].unique().drop_nulls() for s in v.split("+"))
             yield df
 
-    rows = write_chunks(chunks(), path, fmt, decimal_comma)
+    rows = write_chunks(chunks(), path, fmt, decimal_comma, restricted=not secret)
     notes = list(data.notes)
+    if secret:
+        if outside and sector_levels is not None:
+            notes.append(
+                "Niveaux sectoriels hors du champ publiable sous secret statistique, non exportés : "
+                + ", ".join(outside) + " (voir schemas/secret.toml ; --no-secret pour un usage interne)."
+            )
+        audit = audit_frame(pattern, level, data)  # type: ignore[arg-type]
+        write_frame(audit, audit_path(path), fmt, decimal_comma)
     if fmt == "csv" and rows > EXCEL_MAX_ROWS:
         notes.append(
             f"{rows} lignes : au-delà de la limite d'Excel ({EXCEL_MAX_ROWS}). Filtrez avec --sector-level ou --year, ou utilisez le format parquet."
         )
-    return ExportResult(path=path, rows=rows, notes=notes, sources=sorted(srcs), refreshed=refreshed)
+    return ExportResult(path=path, rows=rows, notes=notes, sources=sorted(srcs), refreshed=refreshed,
+                        audit=audit_path(path) if secret else None)

@@ -37,6 +37,9 @@ def diff_years(
     as_of: AsOfOpt = None,
     from_state: Annotated[str | None, typer.Option("--from", help="Révisions : état de départ (publication, chargement ou date).")] = None,
     to_state: Annotated[str | None, typer.Option("--to", help="Révisions : état d'arrivée.")] = None,
+    secret: Annotated[
+        bool, typer.Option("--secret/--no-secret", help="Secret statistique (défaut) ; --no-secret : usage interne.")
+    ] = True,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Compare deux années : pour chaque indicateur et territoire, les deux valeurs, l'évolution
@@ -65,12 +68,16 @@ def diff_years(
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : table, csv, parquet.")
     df, notes = core.diff(
         year1, year2, warehouse=warehouse, level=level, indicators=indicator or None,
-        sector_levels=sector_level or None, as_of=as_of, from_state=from_state, to_state=to_state,
+        sector_levels=sector_level or None, as_of=as_of, from_state=from_state, to_state=to_state, secret=secret,
     )  # fmt: skip
     for n in notes:
         err.print(f"[yellow]Remarque[/yellow] : {n}")
     if output is not None or fmt != "table":
         path = output or Path(f"diff_{level}_{year1}_{year2}.{ 'csv' if fmt == 'table' else fmt}")
+        if not secret:
+            from prst_etl.export import restricted_name
+
+            path = restricted_name(path)
         write_frame(df, path, "csv" if path.suffix == ".csv" or fmt == "csv" else "parquet")
         out.print(f"{fmt_int(df.height)} lignes écrites dans [bold]{path}[/bold].")
     revision = from_state is not None

@@ -1,0 +1,209 @@
+"""Statistical secrecy of published exports: which cells of the warehouse are hidden.
+
+For every measure of every table (per series and year), the cells a publication may
+hold — every geographic level at once (commune, zone d'emploi, département, région,
+France, interprofessional SPSTI perimeters), the published sector levels, both sexes and
+the source's own age bands, and the source dimensions listed in ``schemas/secret.toml``
+— form one linked table. The rules of ``schemas/secret.toml`` mark the primary
+cells (frequency of units, health-count thresholds, dominance); the engine of
+:mod:`prst_etl.secrecy` then hides further cells so that no hidden cell can be
+recovered or narrowed within its protection interval from what is published, over
+all the hierarchies together. Because the pattern covers every level, exports of
+different levels cannot be differenced against each other.
+
+The pattern is a pure function of the state of the warehouse and of the rules:
+the same warehouse gives the same pattern; ``keep`` (the pattern of a previous
+publication) forces cells to stay hidden.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, replace
+from functools import cache
+from typing import Any
+
+import polars as pl
+
+from prst_etl import geography, reference, sectors
+from prst_etl.dimensions import AGE_GROUPINGS, TOTAL, age_bounds
+from prst_etl.facts import KEY_COLUMNS
+from prst_etl.resources import data_dir
+
+SECRET = "secret"
+SECONDARY = "secret-secondaire"
+HIDDEN = (SECRET, SECONDARY)
+PATTERN_KEYS = ["geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band"]
+GEO_LEVELS = ("commune", "zone-emploi", "departement", "region", "france", "spsti")
+
+
+@dataclass(frozen=True)
+class SecretConfig:
+    rulebook: Any
+    sector_levels: tuple[str, ...]
+    detail_dims: tuple[str, ...]
+    units: dict[str, str]
+
+    def rules(self, source: str, measure: str, has_units: bool):  # type: ignore[no-untyped-def]
+        r = self.rulebook.get(source, measure)
+        return r if has_units or r.min_units is None else replace(r, min_units=None)
+
+
+@cache
+def config() -> SecretConfig:
+    from prst_etl.secrecy.rules import load_rulebook
+
+    with (data_dir("schemas") / "secret.toml").open("rb") as fh:
+        data = tomllib.load(fh)
+    pub = data.pop("publication", {})
+    units = data.pop("units", {})
+    return SecretConfig(
+        rulebook=load_rulebook(data),
+        sector_levels=tuple(pub.get("sector_levels", ["a38", "a21", "ensemble"])),
+        detail_dims=tuple(pub.get("detail_dims", [])),
+        units=dict(units),
+    )
+
+
+# -- hierarchies -----------------------------------------------------------------------------
+def _q(level: str, code: str) -> str:
+    return f"{level}:{code}"
+
+
+def geo_hierarchy(levels: set[str], spsti: pl.DataFrame | None):  # type: ignore[no-untyped-def]
+    """Parent → child edges between the geographic levels present (codes qualified by level)."""
+    from prst_etl.secrecy import Hierarchy
+
+    edges = []
+    com = geography.rollup_map("commune")
+    for parent in ("zone-emploi", "departement", "region"):
+        if parent in levels and "commune" in levels:
+            e = com.filter(pl.col("level") == parent)
+            edges.append(e.select((pl.lit(parent + ":") + pl.col("target")).alias("parent"), (pl.lit("commune:") + pl.col("code")).alias("child")))
+    if "region" in levels and "departement" in levels:
+        d = geography.rollup_map("departement").filter(pl.col("level") == "region")
+        edges.append(d.select((pl.lit("region:") + pl.col("target")).alias("parent"), (pl.lit("departement:") + pl.col("code")).alias("child")))
+    if "region" in levels and "zone-emploi" in levels:
+        z = geography.rollup_map("zone-emploi").filter(pl.col("level") == "region")
+        edges.append(z.select((pl.lit("region:") + pl.col("target")).alias("parent"), (pl.lit("zone-emploi:") + pl.col("code")).alias("child")))
+    if "spsti" in levels and "commune" in levels and spsti is not None and spsti.height:
+        inter = spsti.filter(pl.col("champ") != "btp")
+        edges.append(inter.select((pl.lit("spsti:") + pl.col("spsti")).alias("parent"), (pl.lit("commune:") + pl.col("commune")).alias("child")))
+    if "france" in levels and "region" in levels:
+        edges.append(reference.regions().select(pl.lit("france:FR").alias("parent"), (pl.lit("region:") + pl.col("code")).alias("child")))
+    if not edges:
+        return None
+    return Hierarchy("geo", pl.concat(edges).unique(), "géographie")
+
+
+@cache
+def _sector_edges(levels: tuple[str, ...]) -> pl.DataFrame:
+    t = sectors.rollup_map("naf732")
+    wide = t.pivot(on="level", index="code", values="target")
+    order = [lvl for lvl in sectors.SECTOR_LEVELS if lvl in levels]
+    edges = []
+    for fine in order:
+        for coarse in order:
+            if coarse == fine or sectors.SECTOR_LEVELS.index(coarse) <= sectors.SECTOR_LEVELS.index(fine):
+                continue
+            pairs = wide.select(pl.col(fine).alias("f"), pl.col(coarse).alias("c")).unique()
+            if pairs.group_by("f").agg(pl.col("c").n_unique()).select(pl.col("c").max()).item() != 1:
+                continue  # fine does not nest in coarse
+            # only direct parents: no published level in between
+            between = [m for m in order if sectors.SECTOR_LEVELS.index(fine) < sectors.SECTOR_LEVELS.index(m) < sectors.SECTOR_LEVELS.index(coarse)]
+            if any(_nests(wide, fine, m) and _nests(wide, m, coarse) for m in between):
+                continue
+            edges.append(pairs.select((pl.lit(coarse + ":") + pl.col("c")).alias("parent"), (pl.lit(fine + ":") + pl.col("f")).alias("child")))
+    return pl.concat(edges).unique() if edges else pl.DataFrame(schema={"parent": pl.String, "child": pl.String})
+
+
+def _nests(wide: pl.DataFrame, fine: str, coarse: str) -> bool:
+    pairs = wide.select(pl.col(fine).alias("f"), pl.col(coarse).alias("c")).unique()
+    return pairs.group_by("f").agg(pl.col("c").n_unique()).select(pl.col("c").max()).item() == 1
+
+
+def sector_hierarchy(levels: set[str]):  # type: ignore[no-untyped-def]
+    from prst_etl.secrecy import Hierarchy
+
+    if len(levels) < 2:
+        return None
+    return Hierarchy("sector", _sector_edges(tuple(sorted(levels))), "secteurs")
+
+
+def total_hierarchy(dim: str, codes: list[str]):  # type: ignore[no-untyped-def]
+    """``_T`` = Σ codes (and, for age bands, each grouping = Σ its bands)."""
+    from prst_etl.secrecy import Hierarchy
+
+    detail = [c for c in codes if c != TOTAL]
+    if not detail or TOTAL not in codes:
+        return None
+    edges = pl.DataFrame({"parent": [TOTAL] * len(detail), "child": detail})
+    return Hierarchy(dim, edges, dim)
+
+
+def source_age_bands(codes: list[str]) -> list[str]:
+    """Age codes as the source gives them (the groupings prst derived are not published under secrecy)."""
+    present = [c for c in codes if c != TOTAL]
+    out = []
+    for c in present:
+        if c in AGE_GROUPINGS:
+            lo, hi = age_bounds(c)
+            inside = [b for b in present if b != c and age_bounds(b)[0] >= lo and age_bounds(b)[1] <= hi]
+            if inside:
+                continue  # derived from finer bands
+        out.append(c)
+    return out + ([TOTAL] if TOTAL in codes else [])
+
+
+# -- the pattern ---------------------------------------------------------------------------------
+def in_scope(df: pl.DataFrame, extras: list[str], cfg: SecretConfig) -> pl.DataFrame:
+    """The rows a secret-protected export may hold."""
+    keep = pl.col("sector_level").is_in(list(cfg.sector_levels))
+    for d in extras:
+        if d in df.columns and d not in cfg.detail_dims:
+            keep &= pl.col(d) == TOTAL
+    if "age_band" in df.columns:
+        keep &= pl.col("age_band").is_in(source_age_bands(df["age_band"].unique().to_list()))
+    if "geo_level" in df.columns:
+        keep &= pl.col("geo_level").is_in(list(GEO_LEVELS))
+    return df.filter(keep)
+
+
+def suppress(
+    cells: pl.DataFrame,
+    dims: list[str],
+    rules,  # type: ignore[no-untyped-def]
+    spsti: pl.DataFrame | None,
+    keep: pl.Series | None = None,
+) -> pl.DataFrame:
+    """Status (``secret`` / ``secret-secondaire`` / null) and rule of every cell of one linked table.
+
+    ``cells``: ``geo_level, geo_code, sector_level, sector_code`` + other ``dims`` +
+    ``value`` and optionally ``n_units``; rows without a value (signs of the source)
+    are left out: they are not published anyway.
+    """
+    from prst_etl.secrecy import secondary_suppression
+    from prst_etl.secrecy.primary import audit, primary_suppression
+
+    work = cells.filter(pl.col("value").is_not_null()).with_columns(
+        (pl.col("geo_level") + ":" + pl.col("geo_code")).alias("geo"),
+        (pl.col("sector_level") + ":" + pl.col("sector_code")).alias("sector"),
+    )
+    if work.height == 0:
+        return cells.head(0).with_columns(pl.lit(None, pl.String).alias("secret"), pl.lit(None, pl.String).alias("rule"))
+    edims = ["geo", "sector", *[d for d in dims if d not in ("geo_level", "geo_code", "sector_level", "sector_code")]]
+    hiers = [geo_hierarchy(set(work["geo_level"].unique()), spsti), sector_hierarchy(set(work["sector_level"].unique()))]
+    for d in edims[2:]:
+        hiers.append(total_hierarchy(d, work[d].unique().to_list()))
+    hiers = [h for h in hiers if h is not None]
+    n_units = "n_units" if "n_units" in work.columns else "_no_units"
+    primary = primary_suppression(work, rules, value="value", n_units=n_units)
+    if keep is not None:
+        keep = keep.filter(cells["value"].is_not_null())
+    status = secondary_suppression(
+        work, edims, hiers, primary, value="value", protection=rules.protection, keep=keep,
+        min_protection=rules.min_protection, check="warn", on_unprotected="warn",
+    )  # fmt: skip
+    aud = audit(work, edims, status, rules, value="value", n_units=n_units)
+    out = work.with_columns(status.alias("secret")).join(aud.select(*edims, "rule"), on=edims, how="left")
+    return out.drop("geo", "sector")

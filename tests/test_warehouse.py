@@ -199,9 +199,10 @@ def test_default_warehouse_is_in_the_working_directory(cli, tmp_path, monkeypatc
     monkeypatch.chdir(tmp_path)
     assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx").exit_code == 0
     assert (tmp_path / "warehouse" / "prst.duckdb").exists()
-    r = cli("export", "--level", "departement", "--format", "csv")
-    assert r.exit_code == 0
+    r = cli("export", "--level", "departement", "--format", "csv", "--secret")
+    assert r.exit_code == 0, r.stderr
     assert (tmp_path / "warehouse/exports/prst_departement_toutes-annees.csv").exists()
+    assert (tmp_path / "warehouse/exports/prst_departement_toutes-annees_secret-audit.csv").exists()
 
 
 def test_missing_warehouse_is_a_clear_error(cli, wh) -> None:  # type: ignore[no-untyped-def]

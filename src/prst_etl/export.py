@@ -43,6 +43,7 @@ from prst_etl.dimensions import NO_VALUE, STATUS_ABSENT, STATUS_PROVISIONAL, TOT
 from prst_etl.errors import UsageError
 from prst_etl.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
 from prst_etl.indicators import Indicator, catalogue
+from prst_etl.resources import data_dir
 from prst_etl.rollup import sum_cells
 from prst_etl.secret import HIDDEN, SECONDARY, SECRET
 from prst_etl.sources import all_sources
@@ -293,17 +294,21 @@ class LevelData:
         # Under secrecy: only the publishable cells, with the hidden ones without a value
         from prst_etl.secret import config, in_scope
 
-        out = in_scope(out, self.extras, config())
-        hidden = self.pattern.filter(pl.col("indicator") == measure).select(*self.pattern_keys, "secret")
-        out = out.join(hidden, on=self.pattern_keys, how="left", nulls_equal=True)
+        out = in_scope(out, self.extras, config()).with_row_index("_r")
+        keys = [k for k in [*KEY_COLUMNS, *self.extras] if k in self.pattern.columns]
+        hidden = self.pattern.filter(pl.col("indicator") == measure).select(*keys, "source", "secret")
+        # a combined cell (sources « a+b ») is hidden when the cell of one of its sources is
+        per_source = out.select("_r", *keys, pl.col("sources").str.split("+").alias("source")).explode("source")
+        hit = per_source.join(hidden, on=[*keys, "source"], how="inner", nulls_equal=True).group_by("_r").agg(
+            pl.when((pl.col("secret") == SECRET).any()).then(pl.lit(SECRET)).otherwise(pl.lit(SECONDARY)).alias("secret")
+        )
+        out = out.join(hit, on="_r", how="left").drop("_r")
         return out.with_columns(
             pl.when(pl.col("secret").is_not_null()).then(None).otherwise(pl.col("value")).alias("value"),
             pl.coalesce("secret", "status").alias("status"),
         ).drop("secret")
 
-    @property
-    def pattern_keys(self) -> list[str]:
-        return [*KEY_COLUMNS, *self.extras, "series", "indicator"]
+
 
     def chunk(self, indicator: str) -> pl.DataFrame:
         """The export rows of one indicator, labelled and sorted."""
@@ -359,59 +364,104 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
 def secret_pattern(
     wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
 ) -> pl.DataFrame:
-    """Hidden cells of every count, every level at once (see :mod:`prst_etl.secret`).
+    """:func:`compute_secret_pattern`, cached in ``warehouse/secret/``: the pattern is a pure function of
+    the aggregates read, the rules and the kept cells, so each export of a state reuses it."""
+    import hashlib
 
-    ``keep``: hidden cells of a previous publication (keys without year): they stay hidden.
+    parts = pl.concat(
+        [current_aggregates(wh, lvl, years).select("path") for lvl in ("commune", "zone-emploi", "departement", "region", "france", "spsti")]
+    )["path"].sort().to_list()
+    h = hashlib.sha256()
+    for text in (
+        SECRECY_VERSION, "|".join(parts), (data_dir("schemas") / "secret.toml").read_text(encoding="utf-8"),
+        str(sorted(years) if years else "all"),
+    ):
+        h.update(text.encode())
+    if keep is not None:
+        h.update(keep.sort(keep.columns).write_csv().encode())
+    path = wh.root / "secret" / f"pattern-{h.hexdigest()[:16]}.parquet"
+    if path.exists():
+        return pl.read_parquet(path)
+    pattern = compute_secret_pattern(wh, years, keep, progress)
+    path.parent.mkdir(exist_ok=True)
+    tmp = path.with_suffix(".parquet.tmp")
+    pattern.write_parquet(tmp)
+    os.replace(tmp, path)
+    return pattern
+
+
+SECRECY_VERSION = "1"
+"""Bump when the way patterns are computed changes (cached patterns are then recomputed)."""
+
+
+def compute_secret_pattern(
+    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
+) -> pl.DataFrame:
+    """Hidden cells of every count of every source, every level at once (see :mod:`prst_etl.secret`).
+
+    Each source's cube is additive on its own, so the linked table of a measure is that of
+    one source (before sources of a series are combined): a combined cell is hidden when
+    the cell of one of its sources is. ``keep``: hidden cells of a previous publication
+    (matched without the year): they stay hidden.
     """
     from prst_etl.aggregate import perimeter_rows, spsti_map
     from prst_etl.secret import config, in_scope, suppress
 
     cfg = config()
     registry = all_sources()
-    datas = [level_data(wh, lvl, years, list(cfg.sector_levels)) for lvl in ("commune", "zone-emploi", "departement", "region", "france", "spsti")]
-    extras = sorted({d for data in datas for d in data.extras})
     groups: dict[tuple[str, str, str], list[pl.DataFrame]] = {}
-    first_source: dict[tuple[str, str], str] = {}
-    for data in datas:
-        for df, spec, dims, series in data.tables:
-            unit = cfg.units.get(spec.name)  # type: ignore[attr-defined]
+    extras_all: set[str] = set()
+    for level in ("commune", "zone-emploi", "departement", "region", "france", "spsti"):
+        for r in current_aggregates(wh, level, years).iter_rows(named=True):
+            spec = registry[r["source"]]().table(r["table_name"])
+            extras = sorted({*spec.extra_dims, *(p.dimension for p in spec.pivots)})
+            extras_all.update(extras)
+            df = with_status_columns(pl.scan_parquet(wh.abs(r["path"])), spec)
+            df = df.filter(pl.col("sector_level").is_in(list(cfg.sector_levels))).collect()
+            df = df.with_columns(pl.lit(r["source"]).alias("sources"), pl.lit(None, dtype=pl.String).alias("coverage"))
+            dims = list(KEY_COLUMNS) + list(spec.extra_dims)
+            unit = cfg.units.get(spec.name)
             units = None
-            if unit and unit in spec.measure_ids:  # type: ignore[attr-defined]
-                units = in_scope(_measure_rows(df, spec, dims, series, extras, unit), extras, cfg).select(
+            if unit and unit in spec.measure_ids:
+                units = in_scope(_measure_rows(df, spec, dims, "", extras, unit), extras, cfg).select(
                     *KEY_COLUMNS, *extras, pl.col("value").alias("n_units")
                 )
-            first_source[(series, spec.name)] = df["sources"].drop_nulls().first().split("+")[0] if df.height else ""  # type: ignore[attr-defined]
             for m in table_measures(spec):
-                rows = in_scope(_measure_rows(df, spec, dims, series, extras, m), extras, cfg)
+                rows = in_scope(_measure_rows(df, spec, dims, "", extras, m), extras, cfg)
                 if units is not None:
                     rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
-                groups.setdefault((series, spec.name, m), []).append(rows)  # type: ignore[attr-defined]
+                groups.setdefault((r["source"], spec.name, m), []).append(rows)
     perims = perimeter_rows(wh)
     out = []
-    for n, ((series, table, measure), frames) in enumerate(sorted(groups.items()), 1):
+    for n, ((source, _table, measure), frames) in enumerate(sorted(groups.items()), 1):
         if progress:
-            progress(f"secret statistique {n}/{len(groups)} : {measure}")
+            progress(f"secret statistique {n}/{len(groups)} : {source} {measure}")
         cells = pl.concat(frames, how="diagonal_relaxed")
-        has_units = "n_units" in cells.columns
-        rules = cfg.rules(first_source.get((series, table), ""), measure, has_units)
+        extras = [e for e in sorted(extras_all) if e in cells.columns]
+        rules = cfg.rules(source, measure, "n_units" in cells.columns)
         for (year,), sub in cells.partition_by("year", as_dict=True, maintain_order=True).items():
-            dims = [*KEY_COLUMNS, *extras]
-            dims = [d for d in dims if d != "year"]
+            dims = [d for d in [*KEY_COLUMNS, *extras] if d != "year"]
             kept = None
             if keep is not None and keep.height:
-                k = keep.filter((pl.col("indicator") == measure) & (pl.col("series") == series)).select(*dims).unique()
-                kept = sub.select(dims).join(k.with_columns(pl.lit(True).alias("_k")), on=dims, how="left", nulls_equal=True)["_k"].fill_null(False)
+                k = keep.filter((pl.col("indicator") == measure) & (pl.col("source") == source))
+                k = k.select([d for d in dims if d in k.columns]).unique()
+                if k.height:
+                    on = [d for d in dims if d in k.columns]
+                    kept = sub.select(dims).join(k.with_columns(pl.lit(True).alias("_k")), on=on, how="left", nulls_equal=True)["_k"].fill_null(False)
             res = suppress(sub, dims, rules, spsti_map(perims, int(year)), kept)
             out.append(
                 res.filter(pl.col("secret").is_not_null()).select(
                     *KEY_COLUMNS, *extras, "value", "secret", "rule",
-                    pl.lit(series).alias("series"), pl.lit(measure).alias("indicator"),
+                    pl.lit(source).alias("source"), pl.lit(measure).alias("indicator"),
                 )  # fmt: skip
             )
     if not out:
-        return pl.DataFrame(schema={**{k: pl.String for k in KEY_COLUMNS}, "year": pl.Int32, **{e: pl.String for e in extras},
-                                    "value": pl.Float64, "secret": pl.String, "rule": pl.String, "series": pl.String, "indicator": pl.String})  # fmt: skip
-    return pl.concat(out, how="diagonal_relaxed")
+        return pl.DataFrame(schema={**{k: pl.String for k in KEY_COLUMNS}, "year": pl.Int32, "value": pl.Float64,
+                                    "secret": pl.String, "rule": pl.String, "source": pl.String, "indicator": pl.String})  # fmt: skip
+    allx = sorted(extras_all)
+    return pl.concat(
+        [f.with_columns([pl.lit(TOTAL).alias(e) for e in allx if e not in f.columns]) for f in out], how="diagonal_relaxed"
+    )
 
 
 def level_frame(
@@ -519,7 +569,7 @@ def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFr
     return (
         p.join(data.labels, on=["geo_level", "geo_code"], how="left")
         .select(*[c for c in BASE_COLUMNS if c not in ("sector_label",)], *extras, "year", "indicator", "value",
-                pl.col("secret").alias("status"), "rule", pl.col("series"))  # fmt: skip
+                pl.col("secret").alias("status"), "rule", pl.col("source"))  # fmt: skip
         .sort(["indicator", "geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year"])
     )
 

@@ -503,6 +503,7 @@ _README = """Entrepôt prst — ne modifiez pas ces fichiers à la main.
 prst.duckdb        catalogue (chargements, fichiers, événements) — lisible avec DuckDB
 facts/             faits (comptages additifs), un fichier Parquet par chargement, table et année
 aggregates/        agrégats de « prst aggregate » : tous niveaux et toutes dimensions, par niveau géographique
+secret/            motifs de secret statistique déjà calculés (recalculables, peuvent être effacés)
 catalogue/         copies Parquet du catalogue : parts.parquet dit quel fichier est « current »
 exports/           exports produits par « prst export »
 
@@ -607,7 +608,7 @@ def open_warehouse(
             lock.release()
 
 
-PRST_ENTRIES = (DB_NAME, DB_NAME + ".wal", "facts", "aggregates", "catalogue", "exports", "README.txt", LOCK_NAME)
+PRST_ENTRIES = (DB_NAME, DB_NAME + ".wal", "facts", "aggregates", "secret", "catalogue", "exports", "README.txt", LOCK_NAME)
 """What prst writes in a warehouse folder (anything else there is left alone)."""
 
 

@@ -55,7 +55,7 @@ def primary_reasons(
         exprs.append(((v > 0) & (top > k / 100.0 * v)).fill_null(False).alias("dominance"))
     else:
         exprs.append(pl.lit(False).alias("dominance"))
-    return cells.select(exprs)
+    return cells.with_columns(exprs).select(list(REASONS))  # literals broadcast to every cell
 
 
 def primary_suppression(

@@ -394,18 +394,24 @@ SECRECY_VERSION = "1"
 """Bump when the way patterns are computed changes (cached patterns are then recomputed)."""
 
 
-def compute_secret_pattern(
-    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
-) -> pl.DataFrame:
-    """Hidden cells of every count of every source, every level at once (see :mod:`prst_etl.secret`).
+@dataclass
+class SecretProblem:
+    """One linked table: one measure of one source for one year, every level at once."""
 
-    Each source's cube is additive on its own, so the linked table of a measure is that of
-    one source (before sources of a series are combined): a combined cell is hidden when
-    the cell of one of its sources is. ``keep``: hidden cells of a previous publication
-    (matched without the year): they stay hidden.
-    """
+    source: str
+    table: str
+    measure: str
+    year: int
+    cells: pl.DataFrame
+    dims: list[str]
+    rules: object
+    spsti: pl.DataFrame | None
+
+
+def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[SecretProblem], list[str]]:
+    """The linked tables of the current aggregates, in a fixed order, and the source dimensions."""
     from prst_etl.aggregate import perimeter_rows, spsti_map
-    from prst_etl.secret import config, in_scope, suppress
+    from prst_etl.secret import config, in_scope
 
     cfg = config()
     registry = all_sources()
@@ -432,35 +438,54 @@ def compute_secret_pattern(
                     rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
                 groups.setdefault((r["source"], spec.name, m), []).append(rows)
     perims = perimeter_rows(wh)
-    out = []
-    for n, ((source, _table, measure), frames) in enumerate(sorted(groups.items()), 1):
-        if progress:
-            progress(f"secret statistique {n}/{len(groups)} : {source} {measure}")
+    problems = []
+    for (source, table, measure), frames in sorted(groups.items()):
         cells = pl.concat(frames, how="diagonal_relaxed")
         extras = [e for e in sorted(extras_all) if e in cells.columns]
         rules = cfg.rules(source, measure, "n_units" in cells.columns)
-        for (year,), sub in cells.partition_by("year", as_dict=True, maintain_order=True).items():
-            dims = [d for d in [*KEY_COLUMNS, *extras] if d != "year"]
-            kept = None
-            if keep is not None and keep.height:
-                k = keep.filter((pl.col("indicator") == measure) & (pl.col("source") == source))
-                k = k.select([d for d in dims if d in k.columns]).unique()
-                if k.height:
-                    on = [d for d in dims if d in k.columns]
-                    kept = sub.select(dims).join(k.with_columns(pl.lit(True).alias("_k")), on=on, how="left", nulls_equal=True)["_k"].fill_null(False)
-            res = suppress(sub, dims, rules, spsti_map(perims, int(year)), kept)
-            out.append(
-                res.filter(pl.col("secret").is_not_null()).select(
-                    *KEY_COLUMNS, *extras, "value", "secret", "rule",
-                    pl.lit(source).alias("source"), pl.lit(measure).alias("indicator"),
-                )  # fmt: skip
-            )
+        dims = [d for d in [*KEY_COLUMNS, *extras] if d != "year"]
+        for (year,), sub in sorted(cells.partition_by("year", as_dict=True, maintain_order=True).items()):
+            problems.append(SecretProblem(source, table, measure, int(year), sub, dims, rules, spsti_map(perims, int(year))))
+    return problems, sorted(extras_all)
+
+
+def compute_secret_pattern(
+    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
+) -> pl.DataFrame:
+    """Hidden cells of every count of every source, every level at once (see :mod:`prst_etl.secret`).
+
+    Each source's cube is additive on its own, so the linked table of a measure is that of
+    one source (before sources of a series are combined): a combined cell is hidden when
+    the cell of one of its sources is. ``keep``: hidden cells of a previous publication
+    (matched without the year): they stay hidden.
+    """
+    from prst_etl.secret import suppress
+
+    problems, extras_all = secret_problems(wh, years)
+    out = []
+    for n, pb in enumerate(problems, 1):
+        if progress:
+            progress(f"secret statistique {n}/{len(problems)} : {pb.source} {pb.measure} {pb.year}")
+        kept = None
+        if keep is not None and keep.height:
+            k = keep.filter((pl.col("indicator") == pb.measure) & (pl.col("source") == pb.source))
+            on = [d for d in pb.dims if d in k.columns]
+            k = k.select(on).unique()
+            if k.height:
+                kept = pb.cells.select(on).join(k.with_columns(pl.lit(True).alias("_k")), on=on, how="left", nulls_equal=True)["_k"].fill_null(False)
+        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept)
+        extras = [e for e in extras_all if e in res.columns]
+        out.append(
+            res.filter(pl.col("secret").is_not_null()).select(
+                *KEY_COLUMNS, *extras, "value", "secret", "rule",
+                pl.lit(pb.source).alias("source"), pl.lit(pb.measure).alias("indicator"),
+            )  # fmt: skip
+        )
     if not out:
         return pl.DataFrame(schema={**{k: pl.String for k in KEY_COLUMNS}, "year": pl.Int32, "value": pl.Float64,
                                     "secret": pl.String, "rule": pl.String, "source": pl.String, "indicator": pl.String})  # fmt: skip
-    allx = sorted(extras_all)
     return pl.concat(
-        [f.with_columns([pl.lit(TOTAL).alias(e) for e in allx if e not in f.columns]) for f in out], how="diagonal_relaxed"
+        [f.with_columns([pl.lit(TOTAL).alias(e) for e in extras_all if e not in f.columns]) for f in out], how="diagonal_relaxed"
     )
 
 

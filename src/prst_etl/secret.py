@@ -169,6 +169,22 @@ def in_scope(df: pl.DataFrame, extras: list[str], cfg: SecretConfig) -> pl.DataF
     return df.filter(keep)
 
 
+def linked_table(cells: pl.DataFrame, dims: list[str], spsti: pl.DataFrame | None):  # type: ignore[no-untyped-def]
+    """The cells with a value (geography and sector codes qualified by level), their dimensions
+    and every hierarchy linking them: the problem the secondary suppression solves."""
+    work = cells.filter(pl.col("value").is_not_null()).with_columns(
+        (pl.col("geo_level") + ":" + pl.col("geo_code")).alias("geo"),
+        (pl.col("sector_level") + ":" + pl.col("sector_code")).alias("sector"),
+    )
+    edims = ["geo", "sector", *[d for d in dims if d not in ("geo_level", "geo_code", "sector_level", "sector_code")]]
+    if work.height == 0:
+        return work, edims, []
+    hiers = [geo_hierarchy(set(work["geo_level"].unique()), spsti), sector_hierarchy(set(work["sector_level"].unique()))]
+    for d in edims[2:]:
+        hiers.append(total_hierarchy(d, work[d].unique().to_list()))
+    return work, edims, [h for h in hiers if h is not None]
+
+
 def suppress(
     cells: pl.DataFrame,
     dims: list[str],
@@ -185,17 +201,9 @@ def suppress(
     from prst_etl.secrecy import secondary_suppression
     from prst_etl.secrecy.primary import audit, primary_suppression
 
-    work = cells.filter(pl.col("value").is_not_null()).with_columns(
-        (pl.col("geo_level") + ":" + pl.col("geo_code")).alias("geo"),
-        (pl.col("sector_level") + ":" + pl.col("sector_code")).alias("sector"),
-    )
+    work, edims, hiers = linked_table(cells, dims, spsti)
     if work.height == 0:
         return cells.head(0).with_columns(pl.lit(None, pl.String).alias("secret"), pl.lit(None, pl.String).alias("rule"))
-    edims = ["geo", "sector", *[d for d in dims if d not in ("geo_level", "geo_code", "sector_level", "sector_code")]]
-    hiers = [geo_hierarchy(set(work["geo_level"].unique()), spsti), sector_hierarchy(set(work["sector_level"].unique()))]
-    for d in edims[2:]:
-        hiers.append(total_hierarchy(d, work[d].unique().to_list()))
-    hiers = [h for h in hiers if h is not None]
     n_units = "n_units" if "n_units" in work.columns else "_no_units"
     primary = primary_suppression(work, rules, value="value", n_units=n_units)
     if keep is not None:

@@ -398,6 +398,13 @@ class Engine:
             good = pcell >= 0
             good[good] = p.x[pcell[good]] > 0
             po, pb, pa, pcell = po[good], pb[good], pa[good], pcell[good]
+            if fi == 0:
+                # no partner: the flow leaves the table through every ancestor
+                # (the only way to move a grand total)
+                po = np.concatenate([po, np.arange(len(src))])
+                pb = np.concatenate([pb, np.full(len(src), -1)])
+                pa = np.concatenate([pa, a])
+                pcell = np.concatenate([pcell, np.full(len(src), -1)])
             if not len(po):
                 continue
             # cells of each path: (closure(a) Δ closure(b)) × closures of ℓ
@@ -419,7 +426,7 @@ class Engine:
             safe = np.maximum(cells, 0)
             valid = ~((cells < 0) & ~padm).any(axis=1) & ~((cells >= 0) & ~self.usable[safe]).any(axis=1)
             cost = np.where(cells >= 0, self.cost_eff[safe], 0.0).sum(axis=1)
-            cap = np.minimum(p.x[src[po]], p.x[pcell])
+            cap = np.where(pcell >= 0, np.minimum(p.x[src[po]], p.x[np.maximum(pcell, 0)]), p.x[src[po]])
             po, pcell, cells, sgn, cost, cap = po[valid], pcell[valid], cells[valid], sgn[valid], cost[valid], cap[valid]
             if not len(po):
                 continue
@@ -428,8 +435,10 @@ class Engine:
             order = np.lexsort((np.arange(len(po)), cost / np.maximum(cap, 1e-300), tgt))
             rank = np.empty(len(po), np.int64)
             rank[order] = rank_in_group(tgt[order])
-            lid, linv = np.unique(np.concatenate([tgt, tgt]) * p.n + np.concatenate([src[po], pcell]), return_inverse=True)
-            rem = p.x[lid % p.n].astype(float)
+            # partner −1 maps to a slot of its own with unlimited room
+            pkey = np.where(pcell >= 0, tgt * p.n + pcell, -1 - np.arange(len(po)))
+            lid, linv = np.unique(np.concatenate([tgt * p.n + src[po], pkey]), return_inverse=True)
+            rem = np.where(lid >= 0, p.x[np.maximum(lid, 0) % p.n], np.inf).astype(float)
             s_id, p_id = linv[: len(po)], linv[len(po):]
             need = self.U[t].astype(float).copy()
             tol = 1e-9 * np.maximum(need, 1.0)

@@ -57,11 +57,28 @@ NEIGHBOURS = 3
 """Partners tried on each side of a leaf cell, by value, in each of its groups."""
 FAN_LEAVES = 6
 """Leaves per large dimension tried below a target, in fans."""
-FAN_SOURCES = 48
+FAN_SOURCES = 24
 """Heaviest leaf cells below a target used as fan sources."""
-FAN_NEIGHBOURS = 4
+FAN_NEIGHBOURS = 3
 """Partners per side and group of a fan source, in a large fan dimension."""
 FAN_CHUNK = 256
+
+
+def _capped_increments(group: np.ndarray, room: np.ndarray, cap: np.ndarray) -> np.ndarray:
+    """Sequential filling, vectorised: items in order, grouped by ``group``
+    (any order of groups), each taking up to ``room``, the running total of a
+    group capped at ``cap`` (per item, the group's cap). Returns the takes."""
+    o = np.argsort(group, kind="stable")
+    g, r, c = group[o], room[o], cap[o]
+    cs = np.cumsum(r)
+    first = np.r_[True, g[1:] != g[:-1]] if len(g) else np.zeros(0, bool)
+    base = np.maximum.accumulate(np.where(first, cs - r, 0.0)) if len(g) else cs
+    run = np.minimum(cs - base, c)
+    prev = np.r_[0.0, run[:-1]]
+    prev[first] = 0.0
+    out = np.empty(len(group))
+    out[o] = np.maximum(run - prev, 0.0)
+    return out
 
 
 class _Neighbours:
@@ -126,10 +143,11 @@ class Engine:
         protect_secondary: bool | str = True,
         unpublished: np.ndarray | None = None,
         forbid: np.ndarray | None = None,
-        beam: int = 3,
-        width: int = 3,
+        beam: int = 2,
+        width: int = 2,
         fan_ratio: float = 20.0,
         fan_min: float = 50.0,
+        fan_dims: int = 2,
         penalty: float = 1.0,
         chunk: int = 8192,
         record: bool = False,
@@ -153,6 +171,7 @@ class Engine:
         self.protect_secondary = protect_secondary
         self.beam, self.width, self.penalty, self.chunk = beam, width, penalty, chunk
         self.fan_ratio, self.fan_min = fan_ratio, fan_min
+        self.fan_dims = fan_dims
         self.hier = [j for j, st in enumerate(prob.structs) if st.hierarchical]
         # The dimension with the most leaves first: its partners must exist on
         # the target's own line; the smaller dimensions then adapt to them.
@@ -239,7 +258,9 @@ class Engine:
         seq = np.arange(len(owner))
         for col0, n_keep, order in (
             (0, width, np.lexsort((seq, lcost, ~feas, owner))),
-            (width, wide, np.lexsort((seq, -cap, ~feas, owner))),
+            # largest room first; on ties closures (no −1 entry), whose
+            # combination is always feasible for a target at leaf level
+            (width, wide, np.lexsort((seq, (sgn < 0).any(axis=1), -cap, ~feas, owner))),
         ):
             rank = rank_in_group(owner[order])
             sel = feas[order] & (rank < n_keep)
@@ -359,7 +380,8 @@ class Engine:
         p = self.p
         n = len(t)
         best_cost = np.full(n, np.inf)
-        best_plan: list = [None] * n
+        best_dim = np.full(n, -1)
+        plans: list = []
         # Leaf cells below each target (sources), heaviest first.
         own = np.arange(n)
         key = p.key[t].copy()
@@ -380,7 +402,12 @@ class Engine:
         sel = order[rank_in_group(own[order]) < FAN_SOURCES]
         own, src, leafs = own[sel], src[sel], [l[sel] for l in leafs]
         origin = p.key[t] - (p.idx[t].astype(np.int64) @ p.strides)
-        for fi, f in enumerate(self.hier):
+        top = np.ones(n, bool)
+        for j in self.hier:
+            st = p.structs[j]
+            c = p.idx[t, j].astype(np.int64)
+            top &= (st.lset_ptr[c + 1] - st.lset_ptr[c]) == len(st.leaves)
+        for fi, f in enumerate(self.hier[: self.fan_dims]):
             st = p.structs[f]
             cf = p.idx[t, f].astype(np.int64)
             a = leafs[fi]
@@ -391,6 +418,9 @@ class Engine:
                 pb = np.tile(np.arange(nl), len(src))
             else:
                 po, pb = self._neighbours(f).partners(src, FAN_NEIGHBOURS)
+            # the same partner is often found through several groups
+            uk = np.unique(po * (len(st.leaves) + 1) + pb)
+            po, pb = uk // (len(st.leaves) + 1), uk % (len(st.leaves) + 1)
             pa = a[po]
             good = (pb != pa) & ~(st.anc[pb] == cf[own[po]][:, None]).any(axis=1)
             po, pb, pa = po[good], pb[good], pa[good]
@@ -398,6 +428,14 @@ class Engine:
             good = pcell >= 0
             good[good] = p.x[pcell[good]] > 0
             po, pb, pa, pcell = po[good], pb[good], pa[good], pcell[good]
+            if fi == 0 and top[own].any():
+                # no partner: the flow leaves the table through every ancestor —
+                # the only way to move a cell that is a total in every dimension
+                sa = np.flatnonzero(top[own])
+                po = np.concatenate([po, sa])
+                pb = np.concatenate([pb, np.full(len(sa), -1)])
+                pa = np.concatenate([pa, a[sa]])
+                pcell = np.concatenate([pcell, np.full(len(sa), -1)])
             if not len(po):
                 continue
             # cells of each path: (closure(a) Δ closure(b)) × closures of ℓ
@@ -419,36 +457,26 @@ class Engine:
             safe = np.maximum(cells, 0)
             valid = ~((cells < 0) & ~padm).any(axis=1) & ~((cells >= 0) & ~self.usable[safe]).any(axis=1)
             cost = np.where(cells >= 0, self.cost_eff[safe], 0.0).sum(axis=1)
-            cap = np.minimum(p.x[src[po]], p.x[pcell])
+            cap = np.where(pcell >= 0, np.minimum(p.x[src[po]], p.x[np.maximum(pcell, 0)]), p.x[src[po]])
             po, pcell, cells, sgn, cost, cap = po[valid], pcell[valid], cells[valid], sgn[valid], cost[valid], cap[valid]
             if not len(po):
                 continue
-            # greedy flow: cheapest per unit first, shared leaf capacities
+            # Greedy flow, cheapest per unit first. A partner cell serves one
+            # path (the first); a source's paths share its value: along them
+            # the running total is min(x_source, Σ room), so each path gets
+            # the increment; then the target's running total is capped at U.
             tgt = own[po]
             order = np.lexsort((np.arange(len(po)), cost / np.maximum(cap, 1e-300), tgt))
-            rank = np.empty(len(po), np.int64)
-            rank[order] = rank_in_group(tgt[order])
-            lid, linv = np.unique(np.concatenate([tgt, tgt]) * p.n + np.concatenate([src[po], pcell]), return_inverse=True)
-            rem = p.x[lid % p.n].astype(float)
-            s_id, p_id = linv[: len(po)], linv[len(po):]
-            need = self.U[t].astype(float).copy()
-            tol = 1e-9 * np.maximum(need, 1.0)
-            alpha = np.zeros(len(po))
-            by_rank = order[np.argsort(rank[order], kind="stable")]
-            starts = np.searchsorted(rank[by_rank], np.arange(rank.max(initial=-1) + 2))
-            for r in range(len(starts) - 1):
-                if not (need > tol).any():
-                    break
-                rows = by_rank[starts[r]:starts[r + 1]]
-                rows = rows[need[tgt[rows]] > tol[tgt[rows]]]
-                if not len(rows):
-                    continue
-                aa = np.maximum(np.minimum(np.minimum(rem[s_id[rows]], rem[p_id[rows]]), need[tgt[rows]]), 0.0)
-                alpha[rows] = aa
-                need[tgt[rows]] -= aa
-                np.subtract.at(rem, s_id[rows], aa)
-                np.subtract.at(rem, p_id[rows], aa)
-            done = need <= tol
+            tgt, po, pcell, cells, sgn, cap = tgt[order], po[order], pcell[order], cells[order], sgn[order], cap[order]
+            pk = np.where(pcell >= 0, tgt * p.n + pcell, -1 - np.arange(len(po)))
+            _, first = np.unique(pk, return_index=True)
+            keep = np.zeros(len(po), bool)
+            keep[first] = True
+            tgt, po, pcell, cells, sgn, cap = tgt[keep], po[keep], pcell[keep], cells[keep], sgn[keep], cap[keep]
+            alpha = _capped_increments(po, cap, p.x[src[po]])
+            alpha = _capped_increments(tgt, alpha, self.U[t][tgt])
+            got = np.bincount(tgt, weights=alpha, minlength=n)
+            done = got >= self.U[t] * (1 - 1e-9)
             used = (alpha > 0) & done[tgt]
             if not used.any():
                 continue
@@ -465,21 +493,30 @@ class Engine:
             nz = np.abs(vv) > 1e-12 * np.maximum(1.0, self.U[t][vt])
             vt, vc, vv = vt[nz], vc[nz], vv[nz]
             vcost = np.bincount(vt, weights=self.cost_eff[vc], minlength=n)
-            bounds = np.searchsorted(vt, np.arange(n + 1))
-            for i in np.flatnonzero(done & (vcost < best_cost)):
-                best_cost[i] = vcost[i]
-                sl = slice(bounds[i], bounds[i + 1])
-                best_plan[i] = (vc[sl], vv[sl])
-        return np.isfinite(best_cost), best_cost, best_plan
+            better = done & (vcost < best_cost)
+            best_cost[better] = vcost[better]
+            plans.append((fi, vt, vc, vv))
+            best_dim[better] = len(plans) - 1
+        # the chosen plans, flat: (target position, cell, v)
+        parts = [(vt[best_dim[vt] == k], vc[best_dim[vt] == k], vv[best_dim[vt] == k]) for k, (_, vt, vc, vv) in enumerate(plans)]
+        if parts:
+            ft, fc, fv = (np.concatenate(z) for z in zip(*parts))
+            o = np.argsort(ft, kind="stable")
+            ft, fc, fv = ft[o], fc[o], fv[o]
+        else:
+            ft, fc, fv = np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0)
+        return np.isfinite(best_cost), best_cost, (ft, fc, fv)
 
     def _fans(self, t: np.ndarray):
-        oks, costs, plans = [], [], []
+        oks, costs, fts, fcs, fvs = [], [], [], [], []
         for lo in range(0, len(t), FAN_CHUNK):
-            o, c, pl_ = self.fan(t[lo:lo + FAN_CHUNK])
+            o, c, (ft, fc, fv) = self.fan(t[lo:lo + FAN_CHUNK])
             oks.append(o)
             costs.append(c)
-            plans += pl_
-        return np.concatenate(oks), np.concatenate(costs), plans
+            fts.append(ft + lo)
+            fcs.append(fc)
+            fvs.append(fv)
+        return np.concatenate(oks), np.concatenate(costs), (np.concatenate(fts), np.concatenate(fcs), np.concatenate(fvs))
 
     # -- bookkeeping ----------------------------------------------------------
 
@@ -497,15 +534,6 @@ class Engine:
                     m = cubes[r] >= 0
                     self.witness[cell] = (cubes[r][m], signs[r][m].astype(float) * mex[r, c])
         self.protected[safe[ok]] = True
-
-    def _protect_plan(self, cells: np.ndarray, v: np.ndarray) -> None:
-        """Mark every cell of a fan that ``|v|`` protects."""
-        ok = np.abs(v) >= self.U[cells] * (1 - 1e-12)
-        if self.record:
-            for c in cells[ok]:
-                if int(c) not in self.witness and not self.protected[c]:
-                    self.witness[int(c)] = (cells, v)
-        self.protected[cells[ok]] = True
 
     def _hide(self, cells: np.ndarray) -> np.ndarray:
         c = np.unique(cells[cells >= 0])
@@ -559,25 +587,33 @@ class Engine:
         cc = np.maximum(r.cells, 0)
         bignew = np.where((r.cells >= 0) & ~self.hidden[cc], self.p.x[cc], 0.0).max(axis=1, initial=0.0)
         dear = np.flatnonzero(~r.feasible | (bignew > np.maximum(self.fan_ratio * self.p.x[rest], self.fan_min)))
+        self.stats["infeasible"] = self.stats.get("infeasible", 0) + int((~r.feasible).sum())
+        self.stats["dear"] = self.stats.get("dear", 0) + len(dear)
         use_fan = np.zeros(len(rest), bool)
-        plans: list = []
         if len(dear) and self.fan_ratio >= 0:
-            fok, fcost, fplans = self._fans(rest[dear])
+            fok, fcost, (ft, fc, fv) = self._fans(rest[dear])
             better = fok & (fcost < r.cost[dear])
             use_fan[dear[better]] = True
-            plans = [fplans[i] for i in np.flatnonzero(better)]
+            sel = better[ft]
+            ft, fc, fv = dear[ft[sel]], fc[sel], fv[sel]
             self.stats["fans"] += int(better.sum())
         use_cube = r.feasible & ~use_fan
         new = [self._hide(r.cells[use_cube])]
         self.stats["cubes"] += int(use_cube.sum())
         self._protect_cubes(r.cells[use_cube], r.signs[use_cube])
-        for s, (pcells, pv) in zip(rest[use_fan], plans):
-            new.append(self._hide(pcells))
-            self._protect_plan(pcells, pv)
-            if not self.protected[s]:  # numerical slack: v(s) = U_s up to rounding
-                if self.record:
-                    self.witness[int(s)] = (pcells, pv)
-                self.protected[s] = True
+        if use_fan.any():
+            new.append(self._hide(fc))
+            ok = np.abs(fv) >= self.U[fc] * (1 - 1e-12)
+            if self.record:
+                bounds = np.searchsorted(ft, np.arange(len(rest) + 1))
+                for i in np.flatnonzero(use_fan):
+                    sl = slice(bounds[i], bounds[i + 1])
+                    cells_i, v_i = fc[sl], fv[sl]
+                    for c in cells_i[np.abs(v_i) >= self.U[cells_i] * (1 - 1e-12)].tolist() + [int(rest[i])]:
+                        if c not in self.witness and not self.protected[c]:
+                            self.witness[c] = (cells_i, v_i)
+            self.protected[fc[ok]] = True
+            self.protected[rest[use_fan]] = True  # v(s) = U_s up to rounding
         failed = rest[~r.feasible & ~use_fan]
         return np.unique(np.concatenate(new)), failed
 

@@ -32,11 +32,11 @@ class Problem:
         return len(self.key)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
-        """Cell position of each key, −1 when absent (negative keys → −1)."""
+        """Cell position of each key, −1 when absent (key −1 → −1)."""
         keys = np.asarray(keys, dtype=np.int64)
         if self._dense is not None:
-            out = self._dense[np.clip(keys, 0, len(self._dense) - 1)]
-            return np.where(keys < 0, -1, out)
+            # the table ends with a −1 sentinel: index −1 lands on it
+            return self._dense[keys]
         pos = np.searchsorted(self.key, keys)
         pos = np.minimum(pos, self.n - 1)
         hit = (self.key[pos] == keys) & (keys >= 0)
@@ -94,7 +94,7 @@ def build_problem(
     prob = Problem(dims=list(dims), structs=structs, idx=idx[perm].astype(np.int32), key=key, strides=strides, x=x[perm], perm=perm)
     space = int(np.prod(ncodes))
     if space <= max(1 << 24, 8 * len(key)):
-        dense = np.full(space, -1, np.int64 if len(key) >= 2**31 else np.int32)
+        dense = np.full(space + 1, -1, np.int64 if len(key) >= 2**31 else np.int32)
         dense[key] = np.arange(len(key))
         prob._dense = dense
     return prob

@@ -8,7 +8,7 @@ from typing import Callable
 import numpy as np
 import polars as pl
 
-from .engine import Engine
+from .engine import SECONDARY, SECRET, Engine
 from .problem import Problem, build_problem, cell_costs, check_additivity
 from .structure import Hierarchy, HierarchyError
 
@@ -147,16 +147,29 @@ def run_secondary(
         forbid=nev[prob.perm] if nev.any() else None, **engine_opts,
     )
     eng.run()
-    if len(eng.unprotected):
-        u = eng.unprotected[:5]
-        f = prob.codes_frame(u).with_columns(pl.Series(value, prob.x[u]))
-        msg = f"{len(eng.unprotected)} hidden cells could not be protected; first: {f.to_dicts()}"
-        if on_unprotected == "raise":
-            raise SecrecyError(msg)
-        warnings.warn(msg, stacklevel=2)
+    _report(eng, prob, value, on_unprotected)
     out = np.zeros(n, np.int8)
     out[prob.perm] = eng.status
     return pl.Series("status", LABELS[out].tolist(), dtype=pl.String), eng
+
+
+def _report(eng: Engine, prob: Problem, value: str, on_unprotected: str) -> None:
+    """Primary or kept cells left unprotected: error (or warning); secondary
+    ones: warning (they stay hidden and are not exactly recoverable: the cube
+    or fan that hid them moves them)."""
+    u = eng.unprotected
+    if not len(u):
+        return
+    required = u[eng.status[u] == SECRET]
+    secondary = u[eng.status[u] == SECONDARY]
+    for cells, what, strict in ((required, "primary or kept", True), (secondary, "secondary", False)):
+        if not len(cells):
+            continue
+        f = prob.codes_frame(cells[:5]).with_columns(pl.Series(value, prob.x[cells[:5]]))
+        msg = f"{len(cells)} {what} hidden cells could not be given their protection interval; first: {f.to_dicts()}"
+        if strict and on_unprotected == "raise":
+            raise SecrecyError(msg)
+        warnings.warn(msg, stacklevel=3)
 
 
 def _twin_classes(prob: Problem, unpub: np.ndarray) -> dict[int, dict[str, str]]:

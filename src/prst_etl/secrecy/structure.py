@@ -253,6 +253,16 @@ def build_dimension(
 def pair_supports(st: DimStructure, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Supports and signs of the moves M(e_a − e_b) (leaf positions; b = −1 for
     none): closure(a) Δ closure(b), padded with −1, a's side +1 and first."""
+    a = np.asarray(a, dtype=np.int64)
+    b = np.asarray(b, dtype=np.int64)
+    nl = len(st.leaves) + 1
+    pk = a * nl + (b + 1)
+    if len(pk) > 64:
+        # pairs repeat a lot (same leaves on many lines): compute each once
+        uk, inv = np.unique(pk, return_inverse=True)
+        if len(uk) < len(pk):
+            sup, sgn = pair_supports(st, uk // nl, uk % nl - 1)
+            return sup[inv], sgn[inv]
     A = st.anc[a].astype(np.int64)
     Bm = np.where((b >= 0)[:, None], st.anc[np.maximum(b, 0)], -1).astype(np.int64)
     inB = (A[:, :, None] == Bm[:, None, :]).any(axis=2)

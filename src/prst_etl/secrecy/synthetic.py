@@ -345,3 +345,71 @@ def establishment_table(
         )
     keys = [d for d in dims if d in cell.columns]
     return cell.select(*keys, "value", pl.col("n_units").cast(pl.Int64), "top1", "top2").sort(keys)
+
+
+def _closure_pairs(hierarchies: list[Hierarchy], leaves: list[str]) -> pl.DataFrame:
+    """(leaf, code) for every code whose leaf set contains the leaf (itself included)."""
+    edges = pl.concat([h.edges.select("parent", "child") for h in hierarchies]).unique()
+    pairs = pl.DataFrame({"leaf": leaves, "code": leaves})
+    while True:
+        up = pairs.join(edges, left_on="code", right_on="child").select("leaf", pl.col("parent").alias("code"))
+        new = pl.concat([pairs, up]).unique()
+        if new.height == pairs.height:
+            return new.sort("leaf", "code")
+        pairs = new
+
+
+def small_linked_table(
+    seed: int,
+    *,
+    n_communes: int = 10,
+    density: float = 0.5,
+    sector_links: bool = True,
+    sex: bool = True,
+    drop_zeros: bool = False,
+) -> tuple[pl.DataFrame, list[str], list[Hierarchy]]:
+    """A small table with linked hierarchies for tests: communes in 2
+    départements and 3 zones that cross them, 2 overlapping perimeters (some
+    communes in none), région = Σ départements = Σ zones; 4 sectors in 2 groups
+    (and, with ``sector_links``, a second grouping of the same sectors); sex.
+    Leaf values are sparse and skewed; every level is their sum. Returns
+    (cells, dims, hierarchies); cells have ``value``, ``n_units``, ``top1``."""
+    rng = np.random.default_rng(seed)
+    communes = [f"C{i:02d}" for i in range(n_communes)]
+    dep = rng.permutation(np.r_[np.zeros(n_communes // 2, int), np.ones(n_communes - n_communes // 2, int)])
+    zone = rng.integers(0, 3, size=n_communes)
+    zone[:3] = [0, 1, 2]
+    p1 = rng.random(n_communes) < 0.6
+    p2 = rng.random(n_communes) < 0.5
+    geo_h = [
+        Hierarchy("geo", edges_frame([(f"D{d + 1}", c) for c, d in zip(communes, dep)] + [("R", "D1"), ("R", "D2")]), "dep"),
+        Hierarchy("geo", edges_frame([(f"Z{z + 1}", c) for c, z in zip(communes, zone)] + [("R", f"Z{z + 1}") for z in sorted(set(zone))]), "zone"),
+        Hierarchy("geo", edges_frame([("P1", c) for c, f in zip(communes, p1) if f] + [("P2", c) for c, f in zip(communes, p2) if f]), "perim"),
+    ]
+    sectors = ["k1", "k2", "k3", "k4"]
+    sec_h = [Hierarchy("sector", edges_frame({"G1": ["k1", "k2"], "G2": ["k3", "k4"], TOTAL: ["G1", "G2"]}), "groups")]
+    if sector_links:
+        sec_h.append(Hierarchy("sector", edges_frame({"H1": ["k1", "k3"], "H2": ["k2", "k4"], TOTAL: ["H1", "H2"]}), "other"))
+    dims = ["geo", "sector"] + (["sex"] if sex else [])
+    hs = geo_h + sec_h + ([Hierarchy("sex", edges_frame({TOTAL: ["F", "M"]}), "sex")] if sex else [])
+    # leaf cells
+    grids = [communes, sectors] + ([["F", "M"]] if sex else [])
+    mesh = np.array(np.meshgrid(*[np.arange(len(g)) for g in grids], indexing="ij")).reshape(len(grids), -1)
+    n = mesh.shape[1]
+    on = rng.random(n) < density
+    val = np.where(on, np.ceil(rng.lognormal(1.0, 1.2, size=n)), 0.0)
+    units = np.where(val > 0, np.minimum(val, rng.integers(1, 6, size=n)), 0)
+    top1 = np.where(val > 0, np.ceil(val / np.maximum(units, 1) * rng.uniform(1, 2, size=n)), 0.0)
+    top1 = np.minimum(top1, val)
+    leaf = pl.DataFrame({d: np.array(g)[mesh[i]] for i, (d, g) in enumerate(zip(dims, grids))}).with_columns(
+        pl.Series("value", val), pl.Series("n_units", units.astype(np.int64)), pl.Series("top1", top1)
+    )
+    # aggregate up every dimension
+    out = leaf
+    for d, g in zip(dims, grids):
+        cl = _closure_pairs([h for h in hs if h.dimension == d], list(g))
+        out = out.join(cl, left_on=d, right_on="leaf").drop(d).rename({"code": d})
+        out = out.group_by(dims).agg(pl.col("value").sum(), pl.col("n_units").sum(), pl.col("top1").max())
+    if drop_zeros:
+        out = out.filter(pl.col("value") > 0)
+    return out.sort(dims).select(*dims, "value", "n_units", "top1"), dims, hs

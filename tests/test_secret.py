@@ -105,7 +105,7 @@ def test_keep_pattern_keeps_published_secrets_hidden(cli, wh, small, tmp_path) -
     first = _export(cli, wh, "departement", tmp_path / "a.parquet")
     before = pl.read_parquet(first["audit"]).filter(pl.col("indicator") == "at_1er_reglement")
     # a corrected file where every small count became large
-    fixed = small.with_columns(pl.lit("50").alias("AT en 1er règlement"))
+    fixed = small.with_columns(pl.lit("500").alias("AT en 1er règlement"))
     assert cli("ingest", "carsat-mp", write_xlsx(fixed, tmp_path / "v2.xlsx"), "-w", wh, "--yes").exit_code == 0
     plain = pl.read_parquet(_export(cli, wh, "departement", tmp_path / "b.parquet")["audit"])
     kept = pl.read_parquet(_export(cli, wh, "departement", tmp_path / "c.parquet", "--keep-pattern", "pub-2024")["audit"])
@@ -135,7 +135,7 @@ def test_diff_years_shows_hidden_cells_and_flags_secret_changes(cli, wh, small, 
     from test_bad_input import write_xlsx
 
     a = write_xlsx(small, tmp_path / "a.xlsx", title="Risque Accident du travail 2023 par CTN et code NAF", sheet="AT 2023")
-    bigger = small.with_columns(pl.lit("40").alias("AT en 1er règlement"))
+    bigger = small.with_columns(pl.lit("400").alias("AT en 1er règlement"))
     b = write_xlsx(bigger, tmp_path / "b.xlsx")
     assert cli("ingest", "carsat-mp", a, "-w", wh).exit_code == 0
     assert cli("ingest", "carsat-mp", b, "-w", wh).exit_code == 0

@@ -70,30 +70,37 @@ def _q(level: str, code: str) -> str:
     return f"{level}:{code}"
 
 
-def geo_hierarchy(levels: set[str], spsti: pl.DataFrame | None):  # type: ignore[no-untyped-def]
-    """Parent → child edges between the geographic levels present (codes qualified by level)."""
+def geo_hierarchies(levels: set[str], spsti: pl.DataFrame | None) -> list:  # type: ignore[type-arg]
+    """The geographic decompositions among the levels present (codes qualified by level), one
+    Hierarchy each: région = Σ départements = Σ communes; région = Σ zones d'emploi = Σ communes;
+    each interprofessional SPSTI = Σ its communes; France = Σ régions."""
     from prst_etl.secrecy import Hierarchy
 
-    edges = []
     com = geography.rollup_map("commune")
-    for parent in ("zone-emploi", "departement", "region"):
-        if parent in levels and "commune" in levels:
-            e = com.filter(pl.col("level") == parent)
-            edges.append(e.select((pl.lit(parent + ":") + pl.col("target")).alias("parent"), (pl.lit("commune:") + pl.col("code")).alias("child")))
-    if "region" in levels and "departement" in levels:
-        d = geography.rollup_map("departement").filter(pl.col("level") == "region")
-        edges.append(d.select((pl.lit("region:") + pl.col("target")).alias("parent"), (pl.lit("departement:") + pl.col("code")).alias("child")))
-    if "region" in levels and "zone-emploi" in levels:
-        z = geography.rollup_map("zone-emploi").filter(pl.col("level") == "region")
-        edges.append(z.select((pl.lit("region:") + pl.col("target")).alias("parent"), (pl.lit("zone-emploi:") + pl.col("code")).alias("child")))
+
+    def down(parent: str, child: str, table: pl.DataFrame) -> pl.DataFrame:
+        return table.select((pl.lit(parent + ":") + pl.col("target")).alias("parent"), (pl.lit(child + ":") + pl.col("code")).alias("child"))
+
+    out = []
+    for mid in ("departement", "zone-emploi"):
+        edges = []
+        if mid in levels and "commune" in levels:
+            edges.append(down(mid, "commune", com.filter(pl.col("level") == mid)))
+        if "region" in levels:
+            if mid in levels:
+                edges.append(down("region", mid, geography.rollup_map(mid).filter(pl.col("level") == "region")))  # type: ignore[arg-type]
+            elif "commune" in levels and mid == "departement":
+                edges.append(down("region", "commune", com.filter(pl.col("level") == "region")))
+        if edges:
+            out.append(Hierarchy("geo", pl.concat(edges).unique(), f"région, {mid}, commune"))
     if "spsti" in levels and "commune" in levels and spsti is not None and spsti.height:
         inter = spsti.filter(pl.col("champ") != "btp")
-        edges.append(inter.select((pl.lit("spsti:") + pl.col("spsti")).alias("parent"), (pl.lit("commune:") + pl.col("commune")).alias("child")))
+        e = inter.select((pl.lit("spsti:") + pl.col("spsti")).alias("parent"), (pl.lit("commune:") + pl.col("commune")).alias("child"))
+        out.append(Hierarchy("geo", e.unique(), "SPSTI"))
     if "france" in levels and "region" in levels:
-        edges.append(reference.regions().select(pl.lit("france:FR").alias("parent"), (pl.lit("region:") + pl.col("code")).alias("child")))
-    if not edges:
-        return None
-    return Hierarchy("geo", pl.concat(edges).unique(), "géographie")
+        e = reference.regions().select(pl.lit("france:FR").alias("parent"), (pl.lit("region:") + pl.col("code")).alias("child"))
+        out.append(Hierarchy("geo", e, "France"))
+    return out
 
 
 @cache
@@ -179,7 +186,7 @@ def linked_table(cells: pl.DataFrame, dims: list[str], spsti: pl.DataFrame | Non
     edims = ["geo", "sector", *[d for d in dims if d not in ("geo_level", "geo_code", "sector_level", "sector_code")]]
     if work.height == 0:
         return work, edims, []
-    hiers = [geo_hierarchy(set(work["geo_level"].unique()), spsti), sector_hierarchy(set(work["sector_level"].unique()))]
+    hiers = [*geo_hierarchies(set(work["geo_level"].unique()), spsti), sector_hierarchy(set(work["sector_level"].unique()))]
     for d in edims[2:]:
         hiers.append(total_hierarchy(d, work[d].unique().to_list()))
     return work, edims, [h for h in hiers if h is not None]

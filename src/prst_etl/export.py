@@ -363,9 +363,10 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
 
 def secret_pattern(
     wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
-) -> pl.DataFrame:
+) -> tuple[pl.DataFrame, int]:
     """:func:`compute_secret_pattern`, cached in ``warehouse/secret/``: the pattern is a pure function of
-    the aggregates read, the rules and the kept cells, so each export of a state reuses it."""
+    the aggregates read, the rules and the kept cells, so each export of a state reuses it. Also
+    returns how many hidden cells are short of their whole protection interval."""
     import hashlib
 
     parts = pl.concat(
@@ -380,14 +381,18 @@ def secret_pattern(
     if keep is not None:
         h.update(keep.sort(keep.columns).write_csv().encode())
     path = wh.root / "secret" / f"pattern-{h.hexdigest()[:16]}.parquet"
-    if path.exists():
-        return pl.read_parquet(path)
-    pattern = compute_secret_pattern(wh, years, keep, progress)
-    path.parent.mkdir(exist_ok=True)
-    tmp = path.with_suffix(".parquet.tmp")
-    pattern.write_parquet(tmp)
-    os.replace(tmp, path)
-    return pattern
+    if not path.exists():
+        from prst_etl import secret
+
+        secret.SHORT.clear()
+        pattern = compute_secret_pattern(wh, years, keep, progress)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".parquet.tmp")
+        pattern.write_parquet(tmp)
+        path.with_suffix(".short").write_text(str(sum(secret.SHORT)))
+        os.replace(tmp, path)
+    short = path.with_suffix(".short")
+    return pl.read_parquet(path), int(short.read_text()) if short.exists() else 0
 
 
 SECRECY_VERSION = "1"
@@ -573,7 +578,7 @@ def frame_as_of(
     """The level frame of the current state or of a past one, aggregates brought up to date first."""
     refreshed = _refresh(warehouse, years, as_of, progress)
     with open_warehouse(warehouse, as_of=as_of) as wh:
-        pattern = secret_pattern(wh, years, None, progress) if secret else None
+        pattern = secret_pattern(wh, years, None, progress)[0] if secret else None
         df, notes = level_frame(wh, level, years, sector_levels, pattern)
         return df, notes, refreshed, wh.root
 
@@ -677,6 +682,7 @@ def export(
     if keep_pattern:
         refreshed += _refresh(warehouse, None, keep_pattern, progress)
     pattern = None
+    short = 0
     with open_warehouse(warehouse, as_of=as_of) as wh:
         if secret:
             from prst_etl.secret import config
@@ -687,8 +693,8 @@ def export(
             keep = None
             if keep_pattern:
                 with open_warehouse(warehouse, as_of=keep_pattern) as old:
-                    keep = secret_pattern(old, None)
-            pattern = secret_pattern(wh, years, keep, progress)
+                    keep = secret_pattern(old, None)[0]
+            pattern, short = secret_pattern(wh, years, keep, progress)
         data = level_data(wh, level, years, sector_levels)
         data.pattern = pattern
         path = output or default_path(wh.root, level, years, fmt, as_of)
@@ -717,6 +723,11 @@ def export(
             )
         audit = audit_frame(pattern, level, data)  # type: ignore[arg-type]
         write_frame(audit, audit_path(path), fmt, decimal_comma)
+        if short:
+            notes.append(
+                f"{short} case(s) cachée(s) en secret secondaire n'ont pas pu recevoir tout leur intervalle de protection "
+                "(le moteur n'a pas trouvé de motif assez large) : elles restent cachées."
+            )
     if fmt == "csv" and rows > EXCEL_MAX_ROWS:
         notes.append(
             f"{rows} lignes : au-delà de la limite d'Excel ({EXCEL_MAX_ROWS}). Filtrez avec --sector-level ou --year, ou utilisez le format parquet."

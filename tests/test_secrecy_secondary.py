@@ -138,3 +138,12 @@ def test_unpublished_intermediate_level_is_expanded():
     hs = [Hierarchy("g", edges_frame({"D1": ["a", "b"], "D2": ["c"], "R": ["D1", "D2"]}))]
     status = secondary_suppression(cells, ["g"], hs, pl.Series([True, False, False, False]))
     assert status.to_list() == ["secret", "secret-secondaire", None, None]
+
+
+def test_decompositions_must_meet_in_the_table():
+    """Départements and zones without their communes do not determine each
+    other: the engine refuses rather than assume région = Σ both."""
+    cells, dims, hs = small_linked_table(3)
+    agg = cells.filter(~pl.col("geo").str.starts_with("C"))
+    with pytest.raises(HierarchyError, match="'R' is not split into the same leaves"):
+        secondary_suppression(agg, dims, hs, pl.Series([False] * agg.height))

@@ -27,7 +27,8 @@ def regional():
         *syn.age_hierarchies(),
     ]
     primary = primary_suppression(cells, Rules(min_units=3, dominance=(1, 85)), top_contributors=["top1", "top2"])
-    return cells, hs, primary
+    status = secondary_suppression(cells, DIMS, hs, primary)
+    return cells, hs, primary, status
 
 
 def _sorted(cells, status):
@@ -35,8 +36,7 @@ def _sorted(cells, status):
 
 
 def test_same_pattern_whatever_the_row_order(regional):
-    cells, hs, primary = regional
-    status = secondary_suppression(cells, DIMS, hs, primary)
+    cells, hs, primary, status = regional
     assert (status == "secret-secondaire").any()
     perm = np.random.default_rng(0).permutation(cells.height)
     shuffled = cells[perm]
@@ -45,8 +45,7 @@ def test_same_pattern_whatever_the_row_order(regional):
 
 
 def test_primary_cells_are_secret_and_nothing_else_changes(regional):
-    cells, hs, primary = regional
-    status = secondary_suppression(cells, DIMS, hs, primary)
+    cells, hs, primary, status = regional
     assert (status.filter(primary) == "secret").all()
     assert set(status.drop_nulls().unique().to_list()) <= {"secret", "secret-secondaire"}
 

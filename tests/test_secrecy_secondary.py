@@ -27,7 +27,8 @@ def regional():
         *syn.age_hierarchies(),
     ]
     primary = primary_suppression(cells, Rules(min_units=3, dominance=(1, 85)), top_contributors=["top1", "top2"])
-    return cells, hs, primary
+    status = secondary_suppression(cells, DIMS, hs, primary)
+    return cells, hs, primary, status
 
 
 def _sorted(cells, status):
@@ -35,8 +36,7 @@ def _sorted(cells, status):
 
 
 def test_same_pattern_whatever_the_row_order(regional):
-    cells, hs, primary = regional
-    status = secondary_suppression(cells, DIMS, hs, primary)
+    cells, hs, primary, status = regional
     assert (status == "secret-secondaire").any()
     perm = np.random.default_rng(0).permutation(cells.height)
     shuffled = cells[perm]
@@ -45,8 +45,7 @@ def test_same_pattern_whatever_the_row_order(regional):
 
 
 def test_primary_cells_are_secret_and_nothing_else_changes(regional):
-    cells, hs, primary = regional
-    status = secondary_suppression(cells, DIMS, hs, primary)
+    cells, hs, primary, status = regional
     assert (status.filter(primary) == "secret").all()
     assert set(status.drop_nulls().unique().to_list()) <= {"secret", "secret-secondaire"}
 
@@ -138,3 +137,12 @@ def test_unpublished_intermediate_level_is_expanded():
     hs = [Hierarchy("g", edges_frame({"D1": ["a", "b"], "D2": ["c"], "R": ["D1", "D2"]}))]
     status = secondary_suppression(cells, ["g"], hs, pl.Series([True, False, False, False]))
     assert status.to_list() == ["secret", "secret-secondaire", None, None]
+
+
+def test_decompositions_must_meet_in_the_table():
+    """Départements and zones without their communes do not determine each
+    other: the engine refuses rather than assume région = Σ both."""
+    cells, dims, hs = small_linked_table(3)
+    agg = cells.filter(~pl.col("geo").str.starts_with("C"))
+    with pytest.raises(HierarchyError, match="'R' is not split into the same leaves"):
+        secondary_suppression(agg, dims, hs, pl.Series([False] * agg.height))

@@ -586,9 +586,8 @@ class Engine:
         # 3. fans where one cube is impossible or hides cells far larger than the target
         cc = np.maximum(r.cells, 0)
         bignew = np.where((r.cells >= 0) & ~self.hidden[cc], self.p.x[cc], 0.0).max(axis=1, initial=0.0)
-        dear = np.flatnonzero(~r.feasible | (bignew > np.maximum(self.fan_ratio * self.p.x[rest], self.fan_min)))
-        self.stats["infeasible"] = self.stats.get("infeasible", 0) + int((~r.feasible).sum())
-        self.stats["dear"] = self.stats.get("dear", 0) + len(dear)
+        xr = self.p.x[rest]
+        dear = np.flatnonzero(~r.feasible | (bignew > np.maximum(self.fan_ratio * xr, self.fan_min)))
         use_fan = np.zeros(len(rest), bool)
         if len(dear) and self.fan_ratio >= 0:
             fok, fcost, (ft, fc, fv) = self._fans(rest[dear])

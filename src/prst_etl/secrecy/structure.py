@@ -158,7 +158,7 @@ def build_dimension(
         missing = {"parent", "child"} - set(h.edges.columns)
         if missing:
             raise HierarchyError(f"hierarchy {h.name or h.dimension!r}: edges lack columns {sorted(missing)}")
-        frames.append(h.edges.select(pl.col("parent").cast(pl.String), pl.col("child").cast(pl.String)))
+        frames.append(h.edges.select(pl.col("parent").cast(pl.String), pl.col("child").cast(pl.String)).drop_nulls())
     edges = pl.concat(frames).drop_nulls().unique()
     loops = edges.filter(pl.col("parent") == pl.col("child"))
     if loops.height:
@@ -206,6 +206,28 @@ def build_dimension(
         if new.height == pairs.height:
             break
         pairs = new
+    # Every hierarchy must split a parent into the same leaves (otherwise two
+    # decompositions meet only at an unpublished level, e.g. départements and
+    # zones without their communes, and "parent = Σ leaves" would be false).
+    h_id = np.concatenate([np.full(len(f), i) for i, f in enumerate(frames)]) if frames else np.zeros(0, int)
+    hp = np.searchsorted(universe, np.concatenate([f["parent"].to_numpy().astype(str) for f in frames]))
+    hc = np.searchsorted(universe, np.concatenate([f["child"].to_numpy().astype(str) for f in frames]))
+    m = alive[hp] & alive[hc]
+    e_all = pl.DataFrame({"h": h_id[m], "parent": hp[m], "child": hc[m]}).unique()
+    per_h = e_all.join(pairs, left_on="child", right_on="code").select("h", "parent", "leaf").unique()
+    full = pairs.group_by("code").agg(pl.len().alias("n_all"))
+    cmp = per_h.group_by("h", "parent").agg(pl.len().alias("n_h")).join(full, left_on="parent", right_on="code")
+    bad = cmp.filter(pl.col("n_h") != pl.col("n_all")).sort("parent", "h")
+    if bad.height:
+        row = bad.row(0, named=True)
+        p_code = str(universe[row["parent"]])
+        names = [hierarchies[i].name or f"#{i}" for i in sorted(bad.filter(pl.col("parent") == row["parent"])["h"].to_list())]
+        raise HierarchyError(
+            f"dimension {name!r}: {p_code!r} is not split into the same leaves by every hierarchy "
+            f"(hierarchies {names} reach it from different codes). Two decompositions must meet at a level "
+            "present in the table: include the finer level that links them (e.g. the communes), flagged "
+            "`unpublished` if it is not exported, or drop one of the hierarchies."
+        )
     # Restrict to published codes.
     pres_index = np.cumsum(present) - 1  # universe → position in ``codes``
     pc = pairs["code"].to_numpy()

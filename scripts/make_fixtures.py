@@ -88,27 +88,6 @@ def main() -> None:
     print("fixtures:", sorted(str(p.relative_to(FIX)) for p in FIX.rglob("*") if p.is_file()))
 
 
-SPSTI = {
-    "SPSTI-09-A": ("Service de prévention et de santé au travail de l'Ariège (fictif)", ["09"]),
-    "SPSTI-11-A": ("Service de prévention et de santé au travail de l'Aude (fictif)", ["11"]),
-    "SPSTI-12-A": ("Service de prévention et de santé au travail de l'Aveyron (fictif)", ["12"]),
-    "SPSTI-30-A": ("Service de prévention et de santé au travail du Gard (fictif)", ["30"]),
-    "SPSTI-31-A": ("Service de prévention et de santé au travail de Toulouse et du nord de la Haute-Garonne (fictif)", ["31"]),
-    "SPSTI-31-B": ("Service de prévention et de santé au travail du sud de la Haute-Garonne (fictif)", ["31"]),
-    "SPSTI-32-A": ("Service de prévention et de santé au travail du Gers (fictif)", ["32"]),
-    "SPSTI-34-A": ("Service de prévention et de santé au travail de Montpellier et de l'est de l'Hérault (fictif)", ["34"]),
-    "SPSTI-34-B": ("Service de prévention et de santé au travail de l'ouest de l'Hérault (fictif)", ["34"]),
-    "SPSTI-46-A": ("Service de prévention et de santé au travail du Lot (fictif)", ["46"]),
-    "SPSTI-48-A": ("Service de prévention et de santé au travail de la Lozère (fictif)", ["48"]),
-    "SPSTI-65-A": ("Service de prévention et de santé au travail des Hautes-Pyrénées (fictif)", ["65"]),
-    "SPSTI-66-A": ("Service de prévention et de santé au travail des Pyrénées-Orientales (fictif)", ["66"]),
-    "SPSTI-81-A": ("Service de prévention et de santé au travail du Tarn (fictif)", ["81"]),
-    "SPSTI-82-A": ("Service de prévention et de santé au travail du Tarn-et-Garonne (fictif)", ["82"]),
-    "SPSTI-BTP-MP": ("Service de santé au travail du BTP de Midi-Pyrénées (fictif)", ["09", "12", "31", "32", "46", "65", "81", "82"]),
-    "SPSTI-BTP-LR": ("Service de santé au travail du BTP du Languedoc-Roussillon (fictif)", ["11", "30", "34", "48", "66"]),
-}
-
-
 def spsti_perimeters() -> pl.DataFrame:
     from prst_etl import reference
 
@@ -116,8 +95,9 @@ def spsti_perimeters() -> pl.DataFrame:
     com = com.join(reference.commune_ze().select("code", "ze_code"), on="code").sort("code")
     rows = []
     moved = set(com.filter((pl.col("departement") == "31") & (pl.col("ze_code") != "7625"))["code"].head(20))
-    for code, (name, deps) in SPSTI.items():
-        champ = "BTP" if "BTP" in code else "interprofessionnel"
+    # the 17 fictitious services of the reference list (src/prst_etl/reference/data/spsti.csv)
+    for code, name, champ, deps in reference.spsti().select("code", "nom", "champ", "departements").iter_rows():
+        deps = deps.split()
         for c, nom, dep, ze in com.iter_rows():
             if dep not in deps:
                 continue

@@ -1,12 +1,9 @@
-"""Rolling additive facts up the hierarchies of each dimension (polars, lazy, columnar).
+"""Status-aware sums of additive facts (polars, lazy, columnar), used by ingestion (cells
+merged by the commune mapping) and by :mod:`prst_etl.aggregate` (every roll-up).
 
-Rules:
-
-* a cell at a coarser level is the sum of the finest cells below it — never the
-  other way round: a finer geographic level than the source's is not derived;
-* a sum that includes a cell without a number (sign ``s``, ``nd``, ``///``)
-  has no number either and carries the strongest such sign;
-* the « all » code ``_T`` is added for every dimension the source breaks down.
+* a sum that includes a cell without a number (sign ``s``, ``nd``, ``///``) has no
+  number either and carries the strongest such sign; ``p`` (provisional) propagates;
+* :func:`add_totals` adds the « all » code ``_T`` of a dimension the data break down.
 """
 
 from __future__ import annotations
@@ -15,7 +12,6 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from prst_etl import geography, sectors
 from prst_etl.dimensions import NO_VALUE, STATUS_DTYPE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
 from prst_etl.facts import status_col
 
@@ -50,53 +46,6 @@ def sum_cells(df: pl.LazyFrame | pl.DataFrame, dims: Sequence[str], measures: Se
             .alias(st)
         )
     return df.group_by(list(dims), maintain_order=maintain_order).agg(aggs)
-
-
-def geo_reachable(from_level: str, to_level: str) -> bool:
-    """Whether a level can be computed from a finer one (never downwards, never ZE ↔ département)."""
-    if from_level == to_level:
-        return True
-    try:
-        targets = geography.rollup_map(from_level)  # type: ignore[arg-type]
-    except ValueError:
-        return False
-    return to_level in set(targets["level"].unique().to_list())
-
-
-def roll_geo(lf: pl.LazyFrame, from_level: str, to_level: str, dims: list[str], measures: list[str]) -> pl.LazyFrame:
-    """Facts given at ``from_level`` summed to ``to_level``."""
-    if from_level == to_level:
-        return lf
-    m = (
-        geography.rollup_map(from_level)  # type: ignore[arg-type]
-        .filter(pl.col("level") == to_level)
-        .select(pl.col("code").alias("geo_code"), pl.col("target"))
-        .lazy()
-    )
-    rolled = (
-        lf.join(m, on="geo_code", how="inner")
-        .with_columns(geo_code=pl.col("target"), geo_level=pl.lit(to_level))
-        .drop("target")
-    )
-    return sum_cells(rolled, dims, measures)
-
-
-def roll_sector(
-    lf: pl.LazyFrame, levels: Sequence[str], dims: list[str], measures: list[str], from_level: str = "naf732"
-) -> pl.LazyFrame:
-    """Facts given by NAF sub-class summed to each of ``levels`` (``ensemble`` = all sectors)."""
-    m = (
-        sectors.rollup_map(from_level)  # type: ignore[arg-type]
-        .filter(pl.col("level").is_in(list(levels)))
-        .select(pl.col("code").alias("sector_code"), pl.col("level").alias("_lvl"), pl.col("target"))
-        .lazy()
-    )
-    rolled = (
-        lf.join(m, on="sector_code", how="inner")
-        .with_columns(sector_code=pl.col("target"), sector_level=pl.col("_lvl"))
-        .drop("target", "_lvl")
-    )
-    return sum_cells(rolled, dims, measures)
 
 
 def add_totals(lf: pl.LazyFrame, dim: str, dims: list[str], measures: list[str], *, maintain_order: bool = True) -> pl.LazyFrame:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import Problem, expand_ptr, expand_range, pad_last, rank_in_group
+from .problem import Problem, expand_ptr, expand_range, rank_in_group
 from .structure import orient, pair_supports
 
 PUBLISHED, SECRET, SECONDARY, UNPUBLISHED = 0, 1, 2, 3

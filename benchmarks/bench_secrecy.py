@@ -98,6 +98,10 @@ def run(name: str) -> dict:
         "secondary": int(s2.sum()),
         "secondary % value": round(100 * x[s2].sum() / tot, 2),
         "region cells hidden": f"{int((region & (s1 | s2)).sum())}/{int(region.sum())}",
+        "grand total hidden": bool(
+            ((s1 | s2) & region & (cells["sector_code"] == "_T").to_numpy() & (cells["sex"] == "_T").to_numpy()
+             & (cells["age_band"] == "_T").to_numpy()).any()
+        ),
         "wall s": round(wall, 1),
         "peak RSS MiB": round(peak / 1024, 0),
         "RSS before MiB": round(rss_before / 1024, 0),
@@ -126,7 +130,8 @@ def main() -> None:
             f"{row['scenario']:8} cells {row['published cells']:>9,} published of {row['cells in table']:,} | "
             f"primary {row['primary']:>8,} ({row['primary % value']:5.2f} % of value) | "
             f"secondary {row['secondary']:>8,} ({row['secondary % value']:5.2f} % of value) | "
-            f"région {row['region cells hidden']:>7} | {row['wall s']:6.1f} s | peak {row['peak RSS MiB']:,.0f} MiB",
+            f"région {row['region cells hidden']:>7} (grand total {'hidden' if row['grand total hidden'] else 'published'}) | "
+            f"{row['wall s']:6.1f} s | peak RSS {row['peak RSS MiB']:,.0f} MiB (table loaded: {row['RSS before MiB']:,.0f})",
             flush=True,
         )
         for w in row["warnings"]:

@@ -44,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .problem import Problem, expand_ptr, expand_range, pad_last, rank_in_group
+from .problem import Problem, expand_ptr, expand_range, rank_in_group
 from .structure import orient, pair_supports
 
 PUBLISHED, SECRET, SECONDARY, UNPUBLISHED = 0, 1, 2, 3
@@ -59,6 +59,8 @@ FAN_LEAVES = 6
 """Leaves per large dimension tried below a target, in fans."""
 FAN_SOURCES = 24
 """Heaviest leaf cells below a target used as fan sources."""
+FAN_ROOM = 4.0
+"""Fan sources are taken until their values add up to this many times U."""
 FAN_NEIGHBOURS = 3
 """Partners per side and group of a fan source, in a large fan dimension."""
 FAN_CHUNK = 256
@@ -149,7 +151,8 @@ class Engine:
         fan_min: float = 50.0,
         fan_dims: int = 2,
         penalty: float = 1.0,
-        chunk: int = 8192,
+        chunk: int = 512,
+        largest_first: bool = True,
         record: bool = False,
     ) -> None:
         self.p = prob
@@ -172,6 +175,7 @@ class Engine:
         self.beam, self.width, self.penalty, self.chunk = beam, width, penalty, chunk
         self.fan_ratio, self.fan_min = fan_ratio, fan_min
         self.fan_dims = fan_dims
+        self.sign = -1.0 if largest_first else 1.0
         self.hier = [j for j, st in enumerate(prob.structs) if st.hierarchical]
         # The dimension with the most leaves first: its partners must exist on
         # the target's own line; the smaller dimensions then adapt to them.
@@ -399,7 +403,13 @@ class Engine:
         ok[ok] = (p.x[src[ok]] > 0) & self.usable[src[ok]]
         own, src, leafs = own[ok], src[ok], [l[ok] for l in leafs]
         order = np.lexsort((src, -p.x[src], own))
-        sel = order[rank_in_group(own[order]) < FAN_SOURCES]
+        # the heaviest sources, no more than needed: until their values add up
+        # to a few times the protection wanted
+        xs = p.x[src[order]]
+        cs = np.cumsum(xs)
+        first = np.r_[True, own[order][1:] != own[order][:-1]] if len(order) else np.zeros(0, bool)
+        before = cs - xs - np.maximum.accumulate(np.where(first, cs - xs, 0.0))
+        sel = order[(rank_in_group(own[order]) < FAN_SOURCES) & (before < FAN_ROOM * self.U[t][own[order]])]
         own, src, leafs = own[sel], src[sel], [l[sel] for l in leafs]
         origin = p.key[t] - (p.idx[t].astype(np.int64) @ p.strides)
         top = np.ones(n, bool)
@@ -544,10 +554,10 @@ class Engine:
         return new
 
     def _order(self, cells: np.ndarray) -> np.ndarray:
-        """Distinct unprotected cells, by decreasing value then codes."""
+        """Distinct unprotected cells, by decreasing (or increasing) value, then codes."""
         cells = np.unique(cells)
         cells = cells[~self.protected[cells]]
-        return cells[np.lexsort((self.p.key[cells], -self.p.x[cells]))]
+        return cells[np.lexsort((self.p.key[cells], self.sign * self.p.x[cells]))]
 
     # -- driver ---------------------------------------------------------------
 

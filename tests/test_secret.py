@@ -63,7 +63,7 @@ def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  
     """The attacker knows every published cell of every level and every equation."""
     from prst_etl.export import secret_problems
     from prst_etl.secrecy.verify import attacker_ranges
-    from prst_etl.secret import linked_table, suppress
+    from prst_etl.secret import UNPUBLISHED, linked_table, suppress
 
     _, wh, _ = loaded
     with open_warehouse(wh) as w:
@@ -75,8 +75,11 @@ def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  
     work, edims, hiers = linked_table(pb.cells, pb.dims, pb.spsti)
     status = work.join(res.select(*pb.dims, "secret"), on=pb.dims, how="left", nulls_equal=True)["secret"]
     hidden = status.is_not_null()
+    # communes are not published under secrecy (schemas/secret.toml): unknown to the attacker
+    status = status.zip_with(work["geo_level"] != "commune", pl.Series([UNPUBLISHED] * work.height))
     assert hidden.sum() > 0
     ranges = attacker_ranges(work, edims, hiers, status)
+    ranges = ranges.filter(~pl.col("geo").str.starts_with("commune:"))  # the hidden published-level cells
     x = ranges["value"]
     p = pb.rules.protection
     margin = pl.max_horizontal(pl.lit(pb.rules.min_protection), pl.col("value") * p)
@@ -84,6 +87,7 @@ def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  
         (pl.col("value") > 0) & ((pl.col("high") < pl.col("value") + margin - 1e-6) | (pl.col("low") > pl.col("value") - pl.min_horizontal(margin, pl.col("value")) + 1e-6))
     )
     assert len(x) == int(hidden.sum())
+    assert set(ranges["geo"].str.split(":").list.first()) <= {"zone-emploi", "departement", "region", "spsti"}
     assert bad.height == 0, bad.head()
 
 
@@ -114,6 +118,12 @@ def test_keep_pattern_keeps_published_secrets_hidden(cli, wh, small, tmp_path) -
     assert was.join(kept.select(keys), on=keys, how="anti").height == 0  # all still hidden
     assert was.join(plain.select(keys), on=keys, how="anti").height > 0  # without --keep-pattern they would not be
     assert "conserve" in set(kept["rule"])
+
+
+def test_commune_level_is_not_published_under_secrecy(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx", "-w", wh).exit_code == 0
+    r = cli("export", "-l", "commune", "-w", wh, "--secret", "-o", tmp_path / "c.parquet")
+    assert r.exit_code == 2 and "--no-secret" in r.stderr
 
 
 def test_no_secret_is_restricted_diffusion(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]

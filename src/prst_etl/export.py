@@ -678,6 +678,15 @@ def export(
             raise UsageError(f"Niveau sectoriel inconnu : « {s} ».", hint="Niveaux : " + ", ".join(SECTOR_LEVELS))
     if keep_pattern and not secret:
         raise UsageError("--keep-pattern n'a de sens qu'avec le secret statistique (sans --no-secret).")
+    if secret:
+        from prst_etl.secret import config as secret_config
+
+        if level in secret_config().unpublished_levels:
+            raise UsageError(
+                f"Le niveau « {level} » n'est pas publié sous secret statistique (schemas/secret.toml, unpublished_levels) : "
+                "ses cases servent aux équations du secret mais sont trop petites pour être diffusées.",
+                hint="Pour un usage interne : --no-secret (fichier « diffusion-restreinte »).",
+            )
     refreshed = _refresh(warehouse, years, as_of, progress)
     if keep_pattern:
         refreshed += _refresh(warehouse, None, keep_pattern, progress)

@@ -35,6 +35,7 @@ from prst_etl.resources import data_dir
 SECRET = "secret"
 SECONDARY = "secret-secondaire"
 HIDDEN = (SECRET, SECONDARY)
+UNPUBLISHED = "non-publie"
 SHORT: list[int] = []
 """Hidden cells the engine could not give their whole protection interval, per table suppressed
 (read and cleared by the export, which reports them)."""
@@ -48,6 +49,8 @@ class SecretConfig:
     sector_levels: tuple[str, ...]
     detail_dims: tuple[str, ...]
     units: dict[str, str]
+    unpublished_levels: tuple[str, ...] = ("commune",)
+    protect_secondary: bool | str = True
 
     def rules(self, source: str, measure: str, has_units: bool):  # type: ignore[no-untyped-def]
         r = self.rulebook.get(source, measure)
@@ -67,6 +70,8 @@ def config() -> SecretConfig:
         sector_levels=tuple(pub.get("sector_levels", ["a38", "a21", "ensemble"])),
         detail_dims=tuple(pub.get("detail_dims", [])),
         units=dict(units),
+        unpublished_levels=tuple(pub.get("unpublished_levels", ["commune"])),
+        protect_secondary=pub.get("protect_secondary", True),
     )
 
 
@@ -220,12 +225,20 @@ def suppress(
     primary = primary_suppression(work, rules, value="value", n_units=n_units)
     if keep is not None:
         keep = keep.filter(cells["value"].is_not_null())
+    cfg = config()
+    unpublished = work["geo_level"].is_in(list(cfg.unpublished_levels))
+    # an unpublished cell is never primary: it is not shown at all
+    primary = primary & ~unpublished
+    if keep is not None:
+        keep = keep & ~unpublished
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         status = secondary_suppression(
             work, edims, hiers, primary, value="value", protection=rules.protection, keep=keep,
             min_protection=rules.min_protection, check="warn", on_unprotected="warn",
+            unpublished=unpublished if unpublished.any() else None, protect_secondary=cfg.protect_secondary,
         )  # fmt: skip
+    status = status.replace(UNPUBLISHED, None)  # unpublished levels are not in the pattern: never exported
     short = sum(int(m.group(1)) for w in caught if (m := re.match(r"(\d+) .*could not", str(w.message))))
     unchecked = [str(w.message) for w in caught if "differ from the sum" in str(w.message)]
     if unchecked:

@@ -92,7 +92,7 @@ def test_two_caisses_make_the_region_and_a_missing_departement_is_partial(cli, w
     mp_file = samples.write_workbook(mp, tmp_path / "mp.xlsx", year=2024)
     assert cli("ingest", "carsat-mp", mp_file, "-w", wh).exit_code == 0  # commune level
     assert cli("ingest", "carsat-lr", _lr_file(tmp_path, drop="48"), "-w", wh).exit_code == 0  # département level, no Lozère
-    reg = totals(export(cli, wh, "region", tmp_path / "r.parquet"), "at_1er_reglement")
+    reg = totals(export(cli, wh, "region", tmp_path / "r.parquet", "-s", "ensemble"), "at_1er_reglement")
     dep = totals(export(cli, wh, "departement", tmp_path / "d.parquet"), "at_1er_reglement")
     (row,) = reg.iter_rows(named=True)
     assert row["sources"] == "carsat-lr+carsat-mp"
@@ -108,12 +108,12 @@ def test_spsti_perimeters(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped
     path = samples.write_workbook(mp, tmp_path / "mp.xlsx", year=2024)
     assert cli("ingest", "spsti-perimetres", PERIMETRES, "-w", wh).exit_code == 0
     assert cli("ingest", "carsat-mp", path, "-w", wh).exit_code == 0
-    sp = export(cli, wh, "spsti", tmp_path / "s.parquet")
-    com = export(cli, wh, "commune", tmp_path / "c.parquet")
+    sp = export(cli, wh, "spsti", tmp_path / "s.parquet", "-s", "ensemble")
     perim = pl.read_csv(PERIMETRES, separator=";", skip_rows=2, schema_overrides={"Code commune": pl.String})
     # valid in 2024: the 20 communes moved on 1 January 2024 belong to 31-A, no longer to 31-B
     valid = perim.filter(~((pl.col("Code SPSTI") == "SPSTI-31-B") & pl.col("Date de fin").is_not_null()))
-    at = totals(com, "at_1er_reglement").select(pl.col("geo_code").alias("Code commune"), "value")
+    # the file's communes are current codes (old_codes=False): sum them straight from the input
+    at = mp.group_by("Code commune").agg(pl.col("AT en 1er règlement").sum().alias("value"))
     want = valid.join(at, on="Code commune").group_by("Code SPSTI").agg(pl.col("value").sum())
     got = totals(sp, "at_1er_reglement")
     inter = want.filter(~pl.col("Code SPSTI").str.contains("BTP"))
@@ -126,7 +126,7 @@ def test_spsti_perimeters(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped
     assert btp == f_rows
     # SPSTI totals are never added into the région, and labels come from the perimeter file
     assert got.filter(pl.col("geo_code") == "SPSTI-31-A")["geo_label"].item().startswith("Service de prévention")
-    reg = totals(export(cli, wh, "region", tmp_path / "r.parquet"), "at_1er_reglement")["value"].item()
+    reg = totals(export(cli, wh, "region", tmp_path / "r.parquet", "-s", "ensemble"), "at_1er_reglement")["value"].item()
     assert got["value"].sum() > reg  # overlapping perimeters: their sum exceeds the région's total
 
 
@@ -138,7 +138,7 @@ def test_perimeter_valid_that_year(cli, wh, tmp_path) -> None:  # type: ignore[n
     assert cli("ingest", "spsti-perimetres", PERIMETRES, "-w", wh).exit_code == 0
     assert cli("ingest", "carsat-mp", f23, "-w", wh).exit_code == 0
     assert cli("ingest", "carsat-mp", f24, "-w", wh).exit_code == 0
-    sp = totals(export(cli, wh, "spsti", tmp_path / "s.parquet"), "salaries")
+    sp = totals(export(cli, wh, "spsti", tmp_path / "s.parquet", "-s", "ensemble"), "salaries")
     by = {(r["geo_code"], r["year"]): r["value"] for r in sp.iter_rows(named=True)}
     # same data both years, but 20 communes moved from 31-B to 31-A on 1 January 2024
     assert by[("SPSTI-31-A", 2024)] > by[("SPSTI-31-A", 2023)]

@@ -54,7 +54,7 @@ def random_primary(cells: pl.DataFrame, seed: int, rate: float) -> pl.Series:
     return pl.Series("primary", (x > 0) & (rng.random(len(x)) < rate))
 
 
-@settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=4, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 10**6),
     n_communes=st.integers(6, 8),

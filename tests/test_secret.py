@@ -63,7 +63,7 @@ def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  
     """The attacker knows every published cell of every level and every equation."""
     from prst_etl.export import secret_problems
     from prst_etl.secrecy.verify import attacker_ranges
-    from prst_etl.secret import UNPUBLISHED, linked_table, suppress
+    from prst_etl.secret import UNPUBLISHED, config, linked_table, suppress
 
     _, wh, _ = loaded
     with open_warehouse(wh) as w:
@@ -75,20 +75,24 @@ def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  
     work, edims, hiers = linked_table(pb.cells, pb.dims, pb.spsti)
     status = work.join(res.select(*pb.dims, "secret"), on=pb.dims, how="left", nulls_equal=True)["secret"]
     hidden = status.is_not_null()
-    # communes are not published under secrecy (schemas/secret.toml): unknown to the attacker
-    status = status.zip_with(work["geo_level"] != "commune", pl.Series([UNPUBLISHED] * work.height))
+    # communes are not published under secrecy (schemas/secret.toml), nor the cells the source
+    # hid: unknown to the attacker
+    status = status.zip_with((work["geo_level"] != "commune") & ~work["unknown"], pl.Series([UNPUBLISHED] * work.height))
     assert hidden.sum() > 0
-    ranges = attacker_ranges(work, edims, hiers, status)
-    ranges = ranges.filter(~pl.col("geo").str.starts_with("commune:"))  # the hidden published-level cells
-    x = ranges["value"]
+    ranges = attacker_ranges(work, edims, hiers, status).filter(pl.col("status") != UNPUBLISHED)
     p = pb.rules.protection
     margin = pl.max_horizontal(pl.lit(pb.rules.min_protection), pl.col("value") * p)
-    bad = ranges.filter(
-        (pl.col("value") > 0) & ((pl.col("high") < pl.col("value") + margin - 1e-6) | (pl.col("low") > pl.col("value") - pl.min_horizontal(margin, pl.col("value")) + 1e-6))
+    narrowed = (pl.col("value") > 0) & (
+        (pl.col("high") < pl.col("value") + margin - 1e-6) | (pl.col("low") > pl.col("value") - pl.min_horizontal(margin, pl.col("value")) + 1e-6)
     )
-    assert len(x) == int(hidden.sum())
+    assert ranges.height == int(hidden.sum())
     assert set(ranges["geo"].str.split(":").list.first()) <= {"zone-emploi", "departement", "region", "spsti"}
+    # primary cells keep their whole interval; secondary ones too in strict mode, and in
+    # "exact" mode (the default) are never recovered exactly
+    strict = config().protect_secondary is True
+    bad = ranges.filter(narrowed & ((pl.col("status") == "secret") | strict))
     assert bad.height == 0, bad.head()
+    assert ranges.filter((pl.col("value") > 0) & (pl.col("high") - pl.col("low") < 1e-6)).height == 0
 
 
 def test_same_warehouse_same_pattern(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -156,3 +160,47 @@ def test_diff_years_shows_hidden_cells_and_flags_secret_changes(cli, wh, small, 
     d = pl.read_parquet(out)
     assert d.filter(pl.col("status_1").is_in(["secret", "secret-secondaire"]))["value_1"].is_null().all()
     assert d["flags"].fill_null("").str.contains("secret statistique : cachée en 2023, publiée en 2024").any()
+
+
+def _lp_check(pb, where: pl.Expr) -> tuple[int, int]:  # type: ignore[no-untyped-def]
+    """Suppress one table, solve the attacker's LPs for the hidden cells matching ``where``:
+    (primary cells narrowed, cells recovered exactly)."""
+    from prst_etl.secrecy.verify import attacker_ranges
+    from prst_etl.secret import UNPUBLISHED, linked_table, suppress
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti)
+    work, edims, hiers = linked_table(pb.cells, pb.dims, pb.spsti)
+    status = work.join(res.select(*pb.dims, "secret"), on=pb.dims, how="left", nulls_equal=True)["secret"]
+    status = status.zip_with((work["geo_level"] != "commune") & ~work["unknown"], pl.Series([UNPUBLISHED] * work.height))
+    targets = work.with_columns(status.alias("_s")).with_row_index("_i").filter(
+        pl.col("_s").is_in(["secret", "secret-secondaire"]) & where
+    )["_i"].to_numpy()
+    assert len(targets)
+    r = attacker_ranges(work, edims, hiers, status, targets=targets)
+    margin = pl.max_horizontal(pl.lit(pb.rules.min_protection), pl.col("value") * pb.rules.protection)
+    narrowed = r.filter(
+        (pl.col("status") == "secret") & (pl.col("value") > 0)
+        & ((pl.col("high") < pl.col("value") + margin - 1e-6) | (pl.col("low") > pl.col("value") - pl.min_horizontal(margin, pl.col("value")) + 1e-6))
+    )  # fmt: skip
+    exact = r.filter((pl.col("value") > 0) & (pl.col("high") - pl.col("low") < 1e-6))
+    return narrowed.height, exact.height
+
+
+def test_cells_the_source_hid_are_unknown_not_zero(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The MSA file hides some of its own totals (« s »). Taken as absent (zero), they made small
+    cells exactly recoverable from the published ones; as unknown cells of the equations, every
+    primary cell keeps its interval (checked by linear programming)."""
+    from conftest import FIXTURES, Cli
+    from prst_etl.export import secret_problems
+
+    cli, wh = Cli(), tmp_path / "warehouse"
+    assert cli("ingest", "msa", FIXTURES / "sources/msa/exemple.xlsx", "-w", wh).exit_code == 0
+    assert cli("aggregate", "-w", wh).exit_code == 0
+    with open_warehouse(wh) as w:
+        problems, _ = secret_problems(w, None)
+    pb = next(pb for pb in problems if pb.measure == "msa_at")
+    assert pb.cells["value"].null_count() > 0, "the fixture should hold cells the source hid"
+    # the départements where cells were recoverable before (the LP on all of them takes 15 s)
+    assert _lp_check(pb, pl.col("geo").is_in(["departement:48", "departement:65", "departement:81"])) == (0, 0)

@@ -363,10 +363,10 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
 
 def secret_pattern(
     wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
-) -> tuple[pl.DataFrame, int]:
+) -> tuple[pl.DataFrame, tuple[int, int]]:
     """:func:`compute_secret_pattern`, cached in ``warehouse/secret/``: the pattern is a pure function of
     the aggregates read, the rules and the kept cells, so each export of a state reuses it. Also
-    returns how many hidden cells are short of their whole protection interval."""
+    returns how many hidden cells, primary and secondary, are short of their whole protection interval."""
     import hashlib
 
     parts = pl.concat(
@@ -389,13 +389,14 @@ def secret_pattern(
         path.parent.mkdir(exist_ok=True)
         tmp = path.with_suffix(".parquet.tmp")
         pattern.write_parquet(tmp)
-        path.with_suffix(".short").write_text(str(sum(secret.SHORT)))
+        path.with_suffix(".short").write_text(" ".join(str(sum(s[i] for s in secret.SHORT)) for i in (0, 1)))
         os.replace(tmp, path)
     short = path.with_suffix(".short")
-    return pl.read_parquet(path), int(short.read_text()) if short.exists() else 0
+    p, s = (int(v) for v in short.read_text().split()) if short.exists() else (0, 0)
+    return pl.read_parquet(path), (p, s)
 
 
-SECRECY_VERSION = "1"
+SECRECY_VERSION = "2"
 """Bump when the way patterns are computed changes (cached patterns are then recomputed)."""
 
 
@@ -691,7 +692,7 @@ def export(
     if keep_pattern:
         refreshed += _refresh(warehouse, None, keep_pattern, progress)
     pattern = None
-    short = 0
+    short = (0, 0)
     with open_warehouse(warehouse, as_of=as_of) as wh:
         if secret:
             from prst_etl.secret import config
@@ -732,9 +733,15 @@ def export(
             )
         audit = audit_frame(pattern, level, data)  # type: ignore[arg-type]
         write_frame(audit, audit_path(path), fmt, decimal_comma)
-        if short:
+        if short[0]:
             notes.append(
-                f"{short} case(s) cachée(s) en secret secondaire n'ont pas pu recevoir tout leur intervalle de protection "
+                f"ATTENTION : {short[0]} case(s) en secret primaire n'ont pas pu recevoir tout leur intervalle de "
+                "protection (le moteur n'a pas trouvé de motif assez large) : un lecteur pourrait les encadrer plus "
+                "étroitement que la règle ne le permet. Vérifiez-les dans le fichier d'audit avant publication."
+            )
+        if short[1]:
+            notes.append(
+                f"{short[1]} case(s) cachée(s) en secret secondaire n'ont pas pu recevoir tout leur intervalle de protection "
                 "(le moteur n'a pas trouvé de motif assez large) : elles restent cachées."
             )
     if fmt == "csv" and rows > EXCEL_MAX_ROWS:

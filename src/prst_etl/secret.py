@@ -36,7 +36,7 @@ SECRET = "secret"
 SECONDARY = "secret-secondaire"
 HIDDEN = (SECRET, SECONDARY)
 UNPUBLISHED = "non-publie"
-SHORT: list[int] = []
+SHORT: list[tuple[int, int]] = []
 """Hidden cells the engine could not give their whole protection interval, per table suppressed
 (read and cleared by the export, which reports them)."""
 PATTERN_KEYS = ["geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band"]
@@ -187,19 +187,32 @@ def in_scope(df: pl.DataFrame, extras: list[str], cfg: SecretConfig) -> pl.DataF
 
 
 def linked_table(cells: pl.DataFrame, dims: list[str], spsti: pl.DataFrame | None):  # type: ignore[no-untyped-def]
-    """The cells with a value (geography and sector codes qualified by level), their dimensions
-    and every hierarchy linking them: the problem the secondary suppression solves."""
-    work = cells.filter(pl.col("value").is_not_null()).with_columns(
+    """The cells (geography and sector codes qualified by level), their dimensions and every
+    hierarchy linking them: the problem the secondary suppression solves.
+
+    Rows without a value (the source hid them: « s », « /// »…) stay in the table, flagged
+    ``unknown``: nobody outside the source knows them, so they are unpublished cells of the
+    equations, valued at a lower bound of their true value (the sum of what lies below them).
+    Dropping them would make the engine believe that a total is the sum of its published
+    parts when the source hid one of them, and leave small cells recoverable."""
+    from prst_etl.secrecy.problem import unknown_lower_bounds
+
+    work = cells.with_columns(
         (pl.col("geo_level") + ":" + pl.col("geo_code")).alias("geo"),
         (pl.col("sector_level") + ":" + pl.col("sector_code")).alias("sector"),
+        pl.col("value").is_null().alias("unknown"),
     )
     edims = ["geo", "sector", *[d for d in dims if d not in ("geo_level", "geo_code", "sector_level", "sector_code")]]
-    if work.height == 0:
-        return work, edims, []
+    if work.filter(~pl.col("unknown")).height == 0:
+        return work.head(0), edims, []
     hiers = [*geo_hierarchies(set(work["geo_level"].unique()), spsti), sector_hierarchy(set(work["sector_level"].unique()))]
     for d in edims[2:]:
         hiers.append(total_hierarchy(d, work[d].unique().to_list()))
-    return work, edims, [h for h in hiers if h is not None]
+    hiers = [h for h in hiers if h is not None]
+    unknown = work["unknown"].to_numpy()
+    if unknown.any():
+        work = work.with_columns(pl.Series("value", unknown_lower_bounds(work, edims, hiers, unknown, "value")))
+    return work, edims, hiers
 
 
 def suppress(
@@ -217,33 +230,43 @@ def suppress(
     """
     from prst_etl.secrecy import secondary_suppression
     from prst_etl.secrecy.primary import audit, primary_suppression
+    from prst_etl.secrecy.problem import build_problem, check_additivity
 
     work, edims, hiers = linked_table(cells, dims, spsti)
     if work.height == 0:
         return cells.head(0).with_columns(pl.lit(None, pl.String).alias("secret"), pl.lit(None, pl.String).alias("rule"))
+    unknown = work["unknown"]
+    # the table prst built must add up where its values are known (a bug otherwise, not data);
+    # without unknown cells the engine checks it itself
+    bad = check_additivity(build_problem(work.filter(~unknown), edims, hiers, "value")) if hiers and unknown.any() else pl.DataFrame()
+    if bad.height:
+        raise RuntimeError(f"secrecy: {bad.height} cells differ from the sum of the cells below them: {bad.head(3).to_dicts()}")
     n_units = "n_units" if "n_units" in work.columns else "_no_units"
-    primary = primary_suppression(work, rules, value="value", n_units=n_units)
-    if keep is not None:
-        keep = keep.filter(cells["value"].is_not_null())
     cfg = config()
-    unpublished = work["geo_level"].is_in(list(cfg.unpublished_levels))
-    # an unpublished cell is never primary: it is not shown at all
-    primary = primary & ~unpublished
+    # unpublished levels and cells the source hid carry equations but are never shown:
+    # never primary, nothing to protect; a hidden cell valued 0 is not used at all
+    unpublished = work["geo_level"].is_in(list(cfg.unpublished_levels)) | unknown
+    primary = primary_suppression(work, rules, value="value", n_units=n_units) & ~unpublished
     if keep is not None:
         keep = keep & ~unpublished
+    unusable = unknown & (work["value"] <= 0)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         status = secondary_suppression(
             work, edims, hiers, primary, value="value", protection=rules.protection, keep=keep,
-            min_protection=rules.min_protection, check="warn", on_unprotected="warn",
+            min_protection=rules.min_protection, check="skip" if unknown.any() else "warn", on_unprotected="warn",
             unpublished=unpublished if unpublished.any() else None, protect_secondary=cfg.protect_secondary,
+            never_hide=unusable if unusable.any() else None,
         )  # fmt: skip
     status = status.replace(UNPUBLISHED, None)  # unpublished levels are not in the pattern: never exported
-    short = sum(int(m.group(1)) for w in caught if (m := re.match(r"(\d+) .*could not", str(w.message))))
+    short = {"primary": 0, "secondary": 0}
+    for w in caught:
+        if m := re.match(r"(\d+) (primary|secondary) .*could not", str(w.message)):
+            short[m.group(2)] += int(m.group(1))
     unchecked = [str(w.message) for w in caught if "differ from the sum" in str(w.message)]
     if unchecked:
         raise RuntimeError("secrecy: " + unchecked[0])  # prst built an inconsistent table: a bug, not data
-    SHORT.append(short)
+    SHORT.append((short["primary"], short["secondary"]))
     aud = audit(work, edims, status, rules, value="value", n_units=n_units)
     out = work.with_columns(status.alias("secret")).join(aud.select(*edims, "rule"), on=edims, how="left")
-    return out.drop("geo", "sector")
+    return out.filter(~pl.col("unknown")).drop("geo", "sector", "unknown")

@@ -100,6 +100,26 @@ def build_problem(
     return prob
 
 
+def leaf_sums(prob: Problem, j: int, x: np.ndarray, *, chunk: int = 1 << 20) -> tuple[np.ndarray, np.ndarray]:
+    """Per cell, the sum of ``x`` over the cells below it at leaf codes of dimension j (the other
+    codes fixed), and how many such cells the table holds."""
+    st = prob.structs[j]
+    leaf_cells = np.flatnonzero(st.leaf_pos[prob.idx[:, j]] >= 0)
+    sums = np.zeros(prob.n)
+    counts = np.zeros(prob.n, np.int64)
+    for lo in range(0, len(leaf_cells), chunk):
+        cs = leaf_cells[lo : lo + chunk]
+        own, anc = expand_ptr(st.clos_ptr, st.clos_idx, st.leaf_pos[prob.idx[cs, j]])
+        cell = cs[own]
+        notself = anc != prob.idx[cell, j]
+        cell, anc = cell[notself], anc[notself]
+        tgt = prob.lookup(prob.key[cell] + (anc.astype(np.int64) - prob.idx[cell, j]) * prob.strides[j])
+        ok = tgt >= 0
+        sums += np.bincount(tgt[ok], weights=x[cell[ok]], minlength=prob.n)
+        counts += np.bincount(tgt[ok], minlength=prob.n)
+    return sums, counts
+
+
 def check_additivity(prob: Problem, *, rtol: float = 1e-9, atol: float = 1e-6, chunk: int = 1 << 20) -> pl.DataFrame:
     """Cells whose value differs from the sum of the published leaf cells below
     them (in one dimension, the others fixed). Parents with no published leaf
@@ -108,19 +128,7 @@ def check_additivity(prob: Problem, *, rtol: float = 1e-9, atol: float = 1e-6, c
     for j, st in enumerate(prob.structs):
         if not st.hierarchical:
             continue
-        leaf_cells = np.flatnonzero(st.leaf_pos[prob.idx[:, j]] >= 0)
-        sums = np.zeros(prob.n)
-        counts = np.zeros(prob.n, np.int64)
-        for lo in range(0, len(leaf_cells), chunk):
-            cs = leaf_cells[lo : lo + chunk]
-            own, anc = expand_ptr(st.clos_ptr, st.clos_idx, st.leaf_pos[prob.idx[cs, j]])
-            cell = cs[own]
-            notself = anc != prob.idx[cell, j]
-            cell, anc = cell[notself], anc[notself]
-            tgt = prob.lookup(prob.key[cell] + (anc.astype(np.int64) - prob.idx[cell, j]) * prob.strides[j])
-            ok = tgt >= 0
-            sums += np.bincount(tgt[ok], weights=prob.x[cell[ok]], minlength=prob.n)
-            counts += np.bincount(tgt[ok], minlength=prob.n)
+        sums, counts = leaf_sums(prob, j, prob.x, chunk=chunk)
         checked = counts > 0
         diff = np.abs(sums - prob.x)
         bad = checked & (diff > atol + rtol * np.abs(prob.x))
@@ -135,6 +143,30 @@ def check_additivity(prob: Problem, *, rtol: float = 1e-9, atol: float = 1e-6, c
     if not bad_rows:
         return pl.DataFrame()
     return pl.concat(bad_rows, how="diagonal")
+
+
+def unknown_lower_bounds(
+    cells: pl.DataFrame, dims: list[str], hierarchies: list[Hierarchy], unknown: np.ndarray, value: str
+) -> np.ndarray:
+    """Values to give the cells nobody knows (the source hid them): the largest sum, over the
+    dimensions, of the cells below them, unknown ones counted at their own bound. Counts are
+    non-negative, so this is a lower bound of the true value: a cube or fan that moves such a
+    cell by at most this much keeps the true table non-negative. Aligned with ``cells``; the
+    known values are returned unchanged."""
+    frame = cells.with_columns(pl.when(pl.Series(unknown)).then(0.0).otherwise(pl.col(value)).alias(value))
+    prob = build_problem(frame, dims, hierarchies, value)
+    unk = unknown[prob.perm]
+    x = prob.x.copy()
+    for _ in range(len(dims) + 1):  # a cell unknown in k dimensions settles after k passes
+        before = x.copy()
+        for j, st in enumerate(prob.structs):
+            if st.hierarchical:
+                x = np.where(unk, np.maximum(x, leaf_sums(prob, j, x)[0]), x)
+        if np.array_equal(x, before):
+            break
+    out = np.empty_like(x)
+    out[prob.perm] = x
+    return out
 
 
 # ---------------------------------------------------------------------------

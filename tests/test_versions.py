@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -147,6 +148,13 @@ def test_diff_years_finds_the_planted_changes(cli, wh, tmp_path) -> None:  # typ
     assert d.filter(pl.col("geo_code").is_in(["30", "48", "66"]))["change"].abs().max() == 0
     # the frequency indicator flags the series break only when the years cross it
     assert d["flags"].fill_null("").str.contains("rupture").sum() == 0
+    # the terminal table: the planted change first; rows equal to zero both years stay in the file
+    r = cli("diff-years", "2023", "2024", "--level", "departement", "--indicator", "at_1er_reglement",
+            "-s", "ensemble", "-w", wh, "--top", "40")  # fmt: skip
+    assert r.exit_code == 0, r.stderr
+    rows = [line for line in r.stdout.splitlines() if line.startswith("│")]
+    assert "Hérault" in rows[0] and "oui" in rows[0]
+    assert not any(re.search(r"│\s+0 │\s+0 │", line) for line in rows)
     text = " ".join(cli("diff-years", "2023", "2024", "-l", "departement", "-i", "at_tf", "-s", "ensemble", "-w", wh).stdout.split())
     assert "Hérault" in text and "oui" in text
 

@@ -90,12 +90,23 @@ def diff_years(
     t = Table(title=title, title_justify="left")
     extras = [c for c in df.columns if c not in BASE_COLUMNS and c in ("ctn", "risk_family", "cause_family", "size_band", "visit_type", "secteur_msa", "mp_tableau")]
     extras += [c for c in df.columns[: df.columns.index("indicator")] if c not in BASE_COLUMNS and c not in extras]
-    for c in ("Territoire", "Secteur", "Sexe", "Âge", "Détail", "Indicateur", str(year1), str(year2), "Évolution", "Signif.", "Signalements"):
-        t.add_column(c, overflow="fold")
-    for r in df.head(top).iter_rows(named=True):
-        detail = ", ".join(f"{d}={r[d]}" for d in extras if r.get(d) not in (None, "_T"))
+    # one "Case" column (territory, then what is not a total) keeps the table readable in 80 columns
+    t.add_column("Case", overflow="fold", ratio=3)
+    t.add_column("Indicateur", overflow="fold", ratio=2)
+    for c in (str(year1), str(year2), "Évolution"):
+        t.add_column(c, justify="right", no_wrap=True)
+    t.add_column("Signif.", no_wrap=True)
+    t.add_column("Signalements", overflow="fold", ratio=2)
+    # the terminal shows what moved: rows equal to zero both years stay in the file only
+    shown = df.filter(~((pl.col("value_1") == 0) & (pl.col("value_2") == 0)).fill_null(False))
+    for r in shown.head(top).iter_rows(named=True):
+        parts = [r["geo_label"] or r["geo_code"]]
+        if r["sector_code"] != "_T":
+            parts.append(r["sector_label"] or r["sector_code"])
+        parts += [f"{lab} {r[c]}" for c, lab in (("sex", "sexe"), ("age_band", "âge")) if r.get(c) not in (None, "_T")]
+        parts += [f"{d}={r[d]}" for d in extras if r.get(d) not in (None, "_T")]
         t.add_row(
-            r["geo_label"] or r["geo_code"], r["sector_label"] or r["sector_code"], r["sex"], r["age_band"], detail, r["indicator"],
+            " · ".join(parts), r["indicator"],
             _num(r["value_1"]) or (r["status_1"] or "—"), _num(r["value_2"]) or (r["status_2"] or "—"),
             _num(r["change_pct"], pct=True) or _num(r["change"]),
             "" if r["significant"] is None else ("oui" if r["significant"] else "non"),

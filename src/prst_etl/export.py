@@ -737,7 +737,8 @@ def export(
             notes.append(
                 f"ATTENTION : {short[0]} case(s) en secret primaire n'ont pas pu recevoir tout leur intervalle de "
                 "protection (le moteur n'a pas trouvé de motif assez large) : un lecteur pourrait les encadrer plus "
-                "étroitement que la règle ne le permet. Vérifiez-les dans le fichier d'audit avant publication."
+                "étroitement que la règle ne le permet (cela arrive autour de cases que la source a elle-même "
+                "cachées). Ne publiez pas en l'état : restreignez l'export (--sector-level, --year) ou signalez le cas."
             )
         if short[1]:
             notes.append(

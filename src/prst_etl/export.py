@@ -738,7 +738,7 @@ def export(
                 f"ATTENTION : {short[0]} case(s) en secret primaire n'ont pas pu recevoir tout leur intervalle de "
                 "protection (le moteur n'a pas trouvé de motif assez large) : un lecteur pourrait les encadrer plus "
                 "étroitement que la règle ne le permet (cela arrive autour de cases que la source a elle-même "
-                "cachées). Ne publiez pas en l'état : restreignez l'export (--sector-level, --year) ou signalez le cas."
+                "cachées). Ne publiez pas cet export en l'état sans l'avis du responsable du secret statistique."
             )
         if short[1]:
             notes.append(

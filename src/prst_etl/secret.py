@@ -225,8 +225,9 @@ def suppress(
     """Status (``secret`` / ``secret-secondaire`` / null) and rule of every cell of one linked table.
 
     ``cells``: ``geo_level, geo_code, sector_level, sector_code`` + other ``dims`` +
-    ``value`` and optionally ``n_units``; rows without a value (signs of the source)
-    are left out: they are not published anyway.
+    ``value`` and optionally ``n_units``; rows without a value (signs of the source) carry
+    the equations as unknown cells (see :func:`linked_table`) and are left out of the result:
+    they are not published anyway. ``keep`` is aligned with ``cells``.
     """
     from prst_etl.secrecy import secondary_suppression
     from prst_etl.secrecy.primary import audit, primary_suppression

@@ -24,6 +24,12 @@ def _num(v: float | None, pct: bool = False) -> str:
     return f"{v:.2f}"
 
 
+DIM_LABELS = {"risk_family": "risque", "cause_family": "cause", "size_band": "taille", "secteur_msa": "secteur MSA",
+              "visit_type": "visite", "ctn": "CTN", "mp_tableau": "tableau", "mp_tableau_ra": "tableau RA",
+              "mp_syndrome": "syndrome"}  # fmt: skip
+"""Short French names of the source dimensions, for the terminal table."""
+
+
 @handle_errors
 def diff_years(
     year1: Annotated[int, typer.Argument(help="Première année.")],
@@ -96,20 +102,22 @@ def diff_years(
     for c in (str(year1), str(year2), "Évolution"):
         t.add_column(c, justify="right", no_wrap=True)
     t.add_column("Signif.", no_wrap=True)
-    t.add_column("Signalements", overflow="fold", ratio=2)
     # the terminal shows what moved: rows equal to zero both years stay in the file only
-    shown = df.filter(~((pl.col("value_1") == 0) & (pl.col("value_2") == 0)).fill_null(False))
-    for r in shown.head(top).iter_rows(named=True):
+    shown = df.filter(~((pl.col("value_1") == 0) & (pl.col("value_2") == 0)).fill_null(False)).head(top)
+    flags = shown["flags"].fill_null("").str.len_chars().sum() > 0
+    if flags:
+        t.add_column("Signalements", overflow="fold", ratio=2)
+    for r in shown.iter_rows(named=True):
         parts = [r["geo_label"] or r["geo_code"]]
         if r["sector_code"] != "_T":
             parts.append(r["sector_label"] or r["sector_code"])
         parts += [f"{lab} {r[c]}" for c, lab in (("sex", "sexe"), ("age_band", "âge")) if r.get(c) not in (None, "_T")]
-        parts += [f"{d}={r[d]}" for d in extras if r.get(d) not in (None, "_T")]
+        parts += [f"{DIM_LABELS.get(d, d)} {r[d]}" for d in extras if r.get(d) not in (None, "_T")]
         t.add_row(
             " · ".join(parts), r["indicator"],
             _num(r["value_1"]) or (r["status_1"] or "—"), _num(r["value_2"]) or (r["status_2"] or "—"),
             _num(r["change_pct"], pct=True) or _num(r["change"]),
             "" if r["significant"] is None else ("oui" if r["significant"] else "non"),
-            r["flags"] or "",
+            *([r["flags"] or ""] if flags else []),
         )  # fmt: skip
     out.print(t)

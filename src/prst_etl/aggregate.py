@@ -154,23 +154,57 @@ def section_f_codes(level: str) -> list[str]:
     return m.filter((pl.col("level") == "a21") & (pl.col("target") == "F"))["code"].to_list()
 
 
+def part_meta(facts: pl.LazyFrame) -> pl.DataFrame:
+    """The geographic codes, sector level and age bands of a part (one row of lists)."""
+    return facts.select(
+        pl.col("geo_code").unique().implode(),
+        pl.col("sector_level").unique().implode(),
+        pl.col("age_band").unique().implode(),
+    ).collect()
+
+
+def write_cube(
+    facts: pl.LazyFrame, spec: TableSpec, from_level: str, to_level: str, spsti: pl.DataFrame, path: Path
+) -> None:
+    """Stream the cube of a part at one level into ``path``.
+
+    A part's own level (communes, most often) gives the largest cube, and its cells never mix
+    two places: it is built by groups of places (their first two characters: a département),
+    each streamed to disk, then joined into one file — the memory of one group, not of all."""
+    opts = {"compression": "zstd", "statistics": True, "engine": "streaming"}
+    if from_level != to_level:
+        cube(facts, spec, from_level, to_level, spsti).sink_parquet(path, **opts)
+        return
+    meta = part_meta(facts)
+    groups = sorted({c[:2] for c in meta["geo_code"][0].to_list()})
+    chunks = []
+    try:
+        for k, g in enumerate(groups):
+            chunk = path.with_name(f"{path.name}.{k}")
+            cube(facts.filter(pl.col("geo_code").str.starts_with(g)), spec, from_level, to_level, spsti, meta).sink_parquet(chunk, **opts)
+            chunks.append(chunk)
+        pl.scan_parquet(chunks).sink_parquet(path, **opts)
+    finally:
+        for c in chunks:
+            c.unlink(missing_ok=True)
+
+
 def cube(
     facts: pl.LazyFrame,
     spec: TableSpec,
     from_level: str,
     to_level: str,
     spsti: pl.DataFrame,
+    meta: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
-    """All combinations of levels of one part at one geographic level."""
+    """All combinations of levels of one part at one geographic level. ``meta``: the part's
+    codes (:func:`part_meta`), when ``facts`` is only a slice of it."""
     dims = list(KEY_COLUMNS) + list(spec.extra_dims)
     measures = spec.measure_ids
     # status columns only where the provider wrote signs (the others are summed plainly)
     lf = facts.drop("load_id", strict=False)
-    meta = lf.select(
-        pl.col("geo_code").unique().implode(),
-        pl.col("sector_level").unique().implode(),
-        pl.col("age_band").unique().implode(),
-    ).collect()
+    if meta is None:
+        meta = part_meta(lf)
     codes = meta["geo_code"][0]
     sector_level = meta["sector_level"][0][0] if len(meta["sector_level"][0]) else "ensemble"
 
@@ -285,13 +319,12 @@ def aggregate(
         spec = registry[t["source"]]().table(t["table_name"])  # type: ignore[index]
         facts = pl.scan_parquet(wh.abs(t["path"]))  # type: ignore[arg-type]
         spsti = spsti_map(perims, int(t["year"]))  # type: ignore[arg-type]
-        lf = cube(facts, spec, t["geo_level"], t["target"], spsti)  # type: ignore[arg-type]
         folder = wh.aggregates_dir / str(t["source"]) / str(t["table_name"]) / f"year={t['year']}" / f"load-{t['load_id']}"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{t['target']}-{t['fingerprint']}.parquet"
         tmp = path.with_suffix(".parquet.tmp")
         # streamed to disk: a commune-level cube can be much larger than the memory it needs
-        lf.sink_parquet(tmp, compression="zstd", statistics=True, engine="streaming")
+        write_cube(facts, spec, t["geo_level"], t["target"], spsti, tmp)  # type: ignore[arg-type]
         os.replace(tmp, path)
         n_rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         rows.append(

@@ -16,8 +16,9 @@ def demo(
     reset: Annotated[bool, typer.Option("--reset/--no-reset", help="Repartir d'un entrepôt vide.")] = True,
 ) -> None:
     """Construit l'entrepôt de démonstration à partir des fichiers d'exemple livrés avec prst
-    (2023 et 2024), l'agrège, exporte les indicateurs aux niveaux région, département, zone
-    d'emploi et SPSTI, puis compare 2023 et 2024 (prst diff-years).
+    (2023 et 2024), l'agrège, exporte les indicateurs à chaque niveau (France, région,
+    département, zone d'emploi, SPSTI sous secret statistique ; communes en « diffusion
+    restreinte »), puis compare 2023 et 2024 (prst diff-years).
 
     Exemple : prst demo  (puis : prst loads ; prst export --level departement --format csv)
     """

@@ -13,6 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from prst_etl.aggregate import aggregate
+from prst_etl.console import fmt_int
 from prst_etl.export import export
 from prst_etl.ingest import ingest
 from prst_etl.report import Report
@@ -38,10 +39,14 @@ DEMO_FILES: list[tuple[str, str]] = [
     ("dgt-spsti", "dgt-spsti_2024_activite.xlsx"),
 ]
 DEMO_EXPORTS = [
-    ("region", ["a38", "ensemble"]),
-    ("departement", ["ensemble"]),
-    ("zone-emploi", ["ensemble"]),
-    ("spsti", ["ensemble"]),
+    # (level, sector levels, statistical secrecy)
+    ("france", ["a21", "ensemble"], True),
+    ("region", ["a38", "ensemble"], True),
+    ("departement", ["ensemble"], True),
+    ("zone-emploi", ["ensemble"], True),
+    ("spsti", ["ensemble"], True),
+    # communes are not published under secrecy: an internal file, marked « diffusion restreinte »
+    ("commune", ["ensemble"], False),
 ]
 
 
@@ -62,14 +67,15 @@ def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iter
     yield "\n[bold]prst aggregate[/bold]"
     rep = aggregate(root)
     yield f"{len(rep.computed)} fichiers d'agrégats calculés."
-    for level, sectors in DEMO_EXPORTS:
-        res = export(level, warehouse=root, fmt="csv", sector_levels=sectors)
-        yield f"\n[bold]prst export --level {level} --format csv[/bold] → {res.path} ({res.rows} lignes)"
+    for level, sectors, secret in DEMO_EXPORTS:
+        res = export(level, warehouse=root, fmt="csv", sector_levels=sectors, secret=secret)
+        flags = " ".join(f"--sector-level {s}" for s in sectors) + ("" if secret else " --no-secret")
+        yield f"\n[bold]prst export --level {level} --format csv {flags}[/bold] → {res.path} ({fmt_int(res.rows)} lignes)"
         for note in res.notes:
             yield f"  remarque : {note}"
     yield "\n[bold]prst diff-years 2023 2024 --level region --sector-level ensemble[/bold]"
     yield ("diff", 2023, 2024)
     yield (
         "\nTerminé. Pour aller plus loin : « prst loads », « prst sources show carsat-mp », "
-        "« prst export --level commune --format csv »."
+        "« prst indicators », « prst export --level departement --sector-level a38 --format csv »."
     )

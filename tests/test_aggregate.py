@@ -178,3 +178,23 @@ def test_rates_ci_and_significance(cli, wh, tmp_path) -> None:  # type: ignore[n
     part = df.filter((pl.col("indicator") == "part_at_risque") & pl.col("value").is_not_null())
     assert part.height and (part["ci_low"] >= 0).all() and (part["ci_high"] <= 100).all()
     assert "_T" not in set(part["risk_family"])
+
+
+def test_own_level_cube_built_by_groups_equals_the_whole(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The commune cube is built département by département to save memory: same cells as in one go."""
+    from prst_etl.aggregate import cube, spsti_map, write_cube
+    from prst_etl.sources import get_source
+
+    assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx", "-w", wh).exit_code == 0
+    with open_warehouse(wh) as w:
+        part = w.current_parts().filter(pl.col("table_name") == "at")["path"].item()
+        facts = pl.scan_parquet(w.abs(part))
+    assert facts.select(pl.col("geo_code").str.slice(0, 2).n_unique()).collect().item() > 1
+    spec = get_source("carsat-mp").table("at")
+    spsti = spsti_map(None, 2024)
+    write_cube(facts, spec, "commune", "commune", spsti, tmp_path / "grouped.parquet")
+    grouped = pl.read_parquet(tmp_path / "grouped.parquet")
+    whole = cube(facts, spec, "commune", "commune", spsti).collect()
+    keys = [c for c in whole.columns if whole[c].dtype == pl.String or c == "year"]
+    assert grouped.height == whole.height > 0
+    assert grouped.sort(keys).equals(whole.select(grouped.columns).sort(keys))

@@ -172,11 +172,11 @@ def write_cube(
     two places: it is built by groups of places (their first two characters: a département),
     each streamed to disk, then joined into one file — the memory of one group, not of all."""
     opts = {"compression": "zstd", "statistics": True, "engine": "streaming"}
-    if from_level != to_level:
-        cube(facts, spec, from_level, to_level, spsti).sink_parquet(path, **opts)
+    meta = part_meta(facts) if from_level == to_level else None
+    groups = sorted({c[:2] for c in meta["geo_code"][0].to_list()}) if meta is not None else []
+    if len(groups) < 2:
+        cube(facts, spec, from_level, to_level, spsti, meta).sink_parquet(path, **opts)
         return
-    meta = part_meta(facts)
-    groups = sorted({c[:2] for c in meta["geo_code"][0].to_list()})
     chunks = []
     try:
         for k, g in enumerate(groups):

@@ -32,11 +32,12 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import run
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks/out"
@@ -118,17 +119,6 @@ def build(density: float) -> Path:
     print(f"built {rows:,} fact rows ({len(communes)} communes × {len(divisions)} divisions × 2 × {len(AGES)} × "
           f"{len(YEARS)} years, density {density:g}) in {time.perf_counter() - t:.1f} s")  # fmt: skip
     return folder
-
-
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall time (s) and peak memory (MiB) of one child process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr.read().decode() if p.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def check(wh: Path, floor_out: Path) -> str:

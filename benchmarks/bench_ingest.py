@@ -18,11 +18,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from _measure import run
 
 ROOT = Path(__file__).resolve().parents[1]
 NATIONAL = ROOT / "tests/fixtures/sources/ameli-at/2024-stat-nationales-at-ctn-naf.xlsx"
@@ -46,17 +47,6 @@ def build(rows: int) -> Path:
         samples.write_workbook(table, path, year=2024)
         print(f"built {path.name}: {table.height} rows × {table.width} columns in {time.perf_counter() - t:.1f} s")
     return path
-
-
-def run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
-    """Wall time (s) and peak memory (MiB) of one child process."""
-    t = time.perf_counter()
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
-    _, status, usage = os.wait4(p.pid, 0)
-    wall = time.perf_counter() - t
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"failed: {' '.join(cmd)}\n{p.stderr.read().decode() if p.stderr else ''}")
-    return wall, usage.ru_maxrss / 1024
 
 
 def main() -> None:

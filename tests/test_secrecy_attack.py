@@ -242,8 +242,9 @@ def test_cells_the_source_hid_are_unknowns_not_zeros(seed, share):
     rng = np.random.default_rng(seed + 3)
     unknown = rng.random(cells.height) < share
     x = cells["value"].to_numpy()
-    lb = unknown_lower_bounds(cells.with_columns(pl.lit(None, pl.Float64).alias("value")).with_columns(
-        pl.Series("value", np.where(unknown, np.nan, x))).fill_nan(None), dims, hs, unknown, "value")
+    lb = unknown_lower_bounds(
+        cells.with_columns(pl.Series("value", np.where(unknown, np.nan, x)).fill_nan(None)), dims, hs, unknown, "value"
+    )
     assert np.all(lb <= x + 1e-9) and np.array_equal(lb[~unknown], x[~unknown])
     model = cells.with_columns(pl.Series("value", lb))
     primary = random_primary(cells, seed, 0.08) & ~pl.Series(unknown)

@@ -59,40 +59,54 @@ def test_export_hides_small_cells_and_what_would_reveal_them(loaded, tmp_path) -
     assert set(tf["status"]) <= {"secret", "secret-secondaire"}
 
 
-def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  # type: ignore[no-untyped-def]
-    """The attacker knows every published cell of every level and every equation."""
-    from prst_etl.export import secret_problems
-    from prst_etl.secrecy.verify import attacker_ranges
-    from prst_etl.secret import UNPUBLISHED, config, linked_table, suppress
+def _attacker_view(pb):  # type: ignore[no-untyped-def]
+    """Suppress one table; its linked table and the status the attacker sees: the hidden cells,
+    and as unknowns the communes (not published under secrecy, schemas/secret.toml) and the
+    cells the source hid. Returns (work, edims, hiers, status, hidden)."""
+    from prst_etl.secret import UNPUBLISHED, linked_table, suppress
 
-    _, wh, _ = loaded
-    with open_warehouse(wh) as w:
-        problems, _ = secret_problems(w, None)
-    pb = next(p for p in problems if p.measure == "at_1er_reglement")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti)
     work, edims, hiers = linked_table(pb.cells, pb.dims, pb.spsti)
     status = work.join(res.select(*pb.dims, "secret"), on=pb.dims, how="left", nulls_equal=True)["secret"]
     hidden = status.is_not_null()
-    # communes are not published under secrecy (schemas/secret.toml), nor the cells the source
-    # hid: unknown to the attacker
     status = status.zip_with((work["geo_level"] != "commune") & ~work["unknown"], pl.Series([UNPUBLISHED] * work.height))
-    assert hidden.sum() > 0
-    ranges = attacker_ranges(work, edims, hiers, status).filter(pl.col("status") != UNPUBLISHED)
-    p = pb.rules.protection
-    margin = pl.max_horizontal(pl.lit(pb.rules.min_protection), pl.col("value") * p)
-    narrowed = (pl.col("value") > 0) & (
+    return work, edims, hiers, status, hidden
+
+
+def _narrowed(rules) -> pl.Expr:  # type: ignore[no-untyped-def]
+    """A range (``low``, ``high``) narrower than the cell's protection interval."""
+    margin = pl.max_horizontal(pl.lit(rules.min_protection), pl.col("value") * rules.protection)
+    return (pl.col("value") > 0) & (
         (pl.col("high") < pl.col("value") + margin - 1e-6) | (pl.col("low") > pl.col("value") - pl.min_horizontal(margin, pl.col("value")) + 1e-6)
     )
+
+
+EXACT = (pl.col("value") > 0) & (pl.col("high") - pl.col("low") < 1e-6)
+
+
+def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  # type: ignore[no-untyped-def]
+    """The attacker knows every published cell of every level and every equation."""
+    from prst_etl.export import secret_problems
+    from prst_etl.secrecy.verify import attacker_ranges
+    from prst_etl.secret import UNPUBLISHED, config
+
+    _, wh, _ = loaded
+    with open_warehouse(wh) as w:
+        problems, _ = secret_problems(w, None)
+    pb = next(p for p in problems if p.measure == "at_1er_reglement")
+    work, edims, hiers, status, hidden = _attacker_view(pb)
+    assert hidden.sum() > 0
+    ranges = attacker_ranges(work, edims, hiers, status).filter(pl.col("status") != UNPUBLISHED)
     assert ranges.height == int(hidden.sum())
     assert set(ranges["geo"].str.split(":").list.first()) <= {"zone-emploi", "departement", "region", "spsti"}
     # primary cells keep their whole interval; secondary ones too in strict mode, and in
     # "exact" mode (the default) are never recovered exactly
     strict = config().protect_secondary is True
-    bad = ranges.filter(narrowed & ((pl.col("status") == "secret") | strict))
+    bad = ranges.filter(_narrowed(pb.rules) & ((pl.col("status") == "secret") | strict))
     assert bad.height == 0, bad.head()
-    assert ranges.filter((pl.col("value") > 0) & (pl.col("high") - pl.col("low") < 1e-6)).height == 0
+    assert ranges.filter(EXACT).height == 0
 
 
 def test_same_warehouse_same_pattern(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -166,26 +180,15 @@ def _lp_check(pb, where: pl.Expr) -> tuple[int, int]:  # type: ignore[no-untyped
     """Suppress one table, solve the attacker's LPs for the hidden cells matching ``where``:
     (primary cells narrowed, cells recovered exactly)."""
     from prst_etl.secrecy.verify import attacker_ranges
-    from prst_etl.secret import UNPUBLISHED, linked_table, suppress
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti)
-    work, edims, hiers = linked_table(pb.cells, pb.dims, pb.spsti)
-    status = work.join(res.select(*pb.dims, "secret"), on=pb.dims, how="left", nulls_equal=True)["secret"]
-    status = status.zip_with((work["geo_level"] != "commune") & ~work["unknown"], pl.Series([UNPUBLISHED] * work.height))
+    work, edims, hiers, status, _ = _attacker_view(pb)
     targets = work.with_columns(status.alias("_s")).with_row_index("_i").filter(
         pl.col("_s").is_in(["secret", "secret-secondaire"]) & where
     )["_i"].to_numpy()
     assert len(targets)
     r = attacker_ranges(work, edims, hiers, status, targets=targets)
-    margin = pl.max_horizontal(pl.lit(pb.rules.min_protection), pl.col("value") * pb.rules.protection)
-    narrowed = r.filter(
-        (pl.col("status") == "secret") & (pl.col("value") > 0)
-        & ((pl.col("high") < pl.col("value") + margin - 1e-6) | (pl.col("low") > pl.col("value") - pl.min_horizontal(margin, pl.col("value")) + 1e-6))
-    )  # fmt: skip
-    exact = r.filter((pl.col("value") > 0) & (pl.col("high") - pl.col("low") < 1e-6))
-    return narrowed.height, exact.height
+    narrowed = r.filter((pl.col("status") == "secret") & _narrowed(pb.rules))
+    return narrowed.height, r.filter(EXACT).height
 
 
 def test_cells_the_source_hid_are_unknown_not_zero(tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -71,8 +71,9 @@ def build(density: float) -> Path:
     import numpy as np
     import polars as pl
 
-    from prst_etl import __version__, geography, sectors
-    from prst_etl.dimensions import age_rollup
+    from prst_etl import __version__
+    from prst_etl.reference import geography, sectors
+    from prst_etl.model.codes import age_rollup
     from prst_etl.warehouse import _now, open_warehouse
 
     folder = OUT / f"aggregate-{density:g}"

@@ -39,7 +39,7 @@ df.write_parquet(sys.argv[2])
 def build(rows: int) -> Path:
     path = OUT / f"carsat-mp_{rows}.xlsx"
     if not path.exists():
-        from prst_etl import samples
+        from prst_etl.testing import samples
 
         OUT.mkdir(parents=True, exist_ok=True)
         t = time.perf_counter()

@@ -48,7 +48,7 @@ def build_table(seed: int = 0):
     import polars as pl
 
     from prst_etl.secrecy import Hierarchy, load_rules, primary_suppression
-    from prst_etl.secrecy import synthetic as syn
+    from prst_etl.testing import synthetic as syn
 
     geo = syn.regional_geography(seed)
     hs: list[Hierarchy] = geo.hierarchies + syn.sector_hierarchies() + [syn.sex_hierarchy()] + syn.age_hierarchies()

@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from prst_etl import reference, samples
+from prst_etl import reference
+from prst_etl.testing import samples
 
 # -- writing ----------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl import samples, samples_mp, samples_msa
+from prst_etl.testing import samples, samples_mp, samples_msa
 
 import fixtures_socio  # beside this script: census, estimates, URSSAF and DARES samples
 

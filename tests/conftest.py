@@ -16,7 +16,7 @@ os.environ.pop("PRST_WAREHOUSE", None)
 
 from typer.testing import CliRunner  # noqa: E402
 
-from prst_etl import samples  # noqa: E402
+from prst_etl.testing import samples  # noqa: E402
 from prst_etl.cli import app  # noqa: E402
 
 FIXTURES = Path(__file__).parent / "fixtures"

@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 
 from conftest import CARSAT, FIXTURES
-from prst_etl import samples
+from prst_etl.testing import samples
 from prst_etl.warehouse import open_warehouse
 
 PERIMETRES = FIXTURES / "sources/spsti-perimetres/exemple.csv"
@@ -182,7 +182,7 @@ def test_rates_ci_and_significance(cli, wh, tmp_path) -> None:  # type: ignore[n
 
 def test_own_level_cube_built_by_groups_equals_the_whole(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The commune cube is built département by département to save memory: same cells as in one go."""
-    from prst_etl.aggregate import cube, spsti_map, write_cube
+    from prst_etl.pipeline.aggregate import cube, spsti_map, write_cube
     from prst_etl.sources import get_source
 
     assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx", "-w", wh).exit_code == 0

@@ -186,7 +186,7 @@ def test_broken_copy_is_rejected_with_every_problem(cli, wh) -> None:  # type: i
 
 def test_repeated_effectifs_differing_without_majority_name_every_row(cli, wh, raw, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two rows of one CTN × NAF with two different values: neither is « the » value, both are reported."""
-    from prst_etl.samples_mp import MP_NOTES, write_sheets
+    from prst_etl.testing.samples_mp import MP_NOTES, write_sheets
 
     groups = raw.with_row_index("i").group_by(CELL, maintain_order=True).agg(pl.col("i")).filter(pl.col("i").list.len() >= 2)
     keep_two = groups["i"][0].to_list()
@@ -201,7 +201,7 @@ def test_repeated_effectifs_differing_without_majority_name_every_row(cli, wh, r
 
 
 def test_secret_effectifs_repeated_identically_are_kept_once_as_secret(cli, wh, raw, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from prst_etl.samples_mp import MP_NOTES, write_sheets
+    from prst_etl.testing.samples_mp import MP_NOTES, write_sheets
 
     ctn, naf = raw.group_by(CELL, maintain_order=True).len().filter(pl.col("len") >= 3).row(0)[:2]
     mask = (pl.col(CELL[0]) == ctn) & (pl.col(CELL[1]) == naf)
@@ -230,7 +230,7 @@ def test_france_export_reads_cause_families(loaded, tmp_path) -> None:  # type: 
 
 def test_naf2_written_as_a_number_loses_no_zero(cli, wh, raw, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """« Code NAF2 » stored as a number (1 for 01) is the division of 0111Z; 2 is not (a warning)."""
-    from prst_etl.samples_mp import MP_NOTES, write_sheets
+    from prst_etl.testing.samples_mp import MP_NOTES, write_sheets
 
     first = raw.head(2).with_columns(
         pl.lit("0111Z").alias("Code NAF"), pl.lit("AZ").alias("Code NAF38"), pl.Series("Code NAF2", [1, 2], dtype=pl.Int64),

@@ -8,7 +8,8 @@ import polars as pl
 import pytest
 
 from conftest import CARSAT, Cli
-from prst_etl import geography, reference
+from prst_etl.reference import geography
+from prst_etl import reference
 
 MEASURES = {
     "salaries": "Nombre de salariés",
@@ -106,7 +107,7 @@ def test_csv_and_workbook_give_the_same_facts(cli, tmp_path, name) -> None:  # t
 
 
 def test_sex_and_age_band_columns(cli, wh, small, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from prst_etl import samples
+    from prst_etl.testing import samples
 
     df = samples.split_sex_age(small.with_columns(pl.col(samples.COUNT_HEADERS).cast(pl.Int64)))
     df = df.with_columns(
@@ -135,7 +136,7 @@ def test_sex_and_age_band_columns(cli, wh, small, tmp_path) -> None:  # type: ig
 
 
 def test_signs_are_kept_as_status_never_as_numbers(cli, wh, small, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from prst_etl import samples
+    from prst_etl.testing import samples
 
     df = small.with_columns(
         pl.when(pl.int_range(pl.len()) == 0).then(pl.lit("s")).otherwise(pl.col("AT en 1er règlement")).alias("AT en 1er règlement"),

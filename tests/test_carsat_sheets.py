@@ -9,7 +9,8 @@ import polars as pl
 import pytest
 
 from conftest import FIXTURES, Cli
-from prst_etl import geography, samples, samples_mp
+from prst_etl.reference import geography
+from prst_etl.testing import samples, samples_mp
 from prst_etl.warehouse import open_warehouse
 from test_ameli_mp import COUNTS as MP_COUNTS
 from test_ameli_mp import EFFECTIFS as MP_EFFECTIFS

@@ -10,7 +10,7 @@ import pytest
 from conftest import CARSAT, NATIONAL
 from prst_etl import __version__
 from prst_etl.cli import app
-from prst_etl.ingest import ingest as ingest_lib
+from prst_etl.pipeline.ingest import ingest as ingest_lib
 
 COMMANDS = [["ingest"], ["aggregate"], ["export"], ["indicators"], ["indicators", "show"], ["sources"], ["sources", "show"],
             ["sources", "template"], ["loads"], ["loads", "revert"], ["diff-years"], ["release", "create"], ["release", "list"],

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from conftest import FIXTURES, Cli
-from prst_etl.indicators import catalogue
+from prst_etl.model.indicators import catalogue
 from prst_etl.sources import get_source
 from prst_etl.warehouse import open_warehouse
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prst_etl import geography as geo
+from prst_etl.reference import geography as geo
 from prst_etl import reference
 
 

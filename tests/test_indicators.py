@@ -7,7 +7,7 @@ import json
 import polars as pl
 
 from prst_etl import reference
-from prst_etl.indicators import catalogue
+from prst_etl.model.indicators import catalogue
 
 FAMILIES = {"socio-economique", "sinistralite", "inaptitude", "sante-travail"}
 

@@ -9,9 +9,9 @@ import polars as pl
 import pytest
 
 from conftest import FIXTURES, Cli
-from prst_etl.geography import DEPARTEMENTS_OCCITANIE
+from prst_etl.reference.geography import DEPARTEMENTS_OCCITANIE
 from prst_etl.sources.causes import crosswalk
-from prst_etl.sources.msa import sectors
+from prst_etl.sources.builtin.msa import sectors
 from test_ameli_mp import read_sheet
 
 FOLDER = FIXTURES / "sources/msa"
@@ -122,7 +122,7 @@ def test_broken_copy_is_rejected_with_every_problem(cli, wh) -> None:  # type: i
 
 
 def test_sector_written_as_label_code_or_alias(cli, wh, loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from prst_etl.samples_msa import write_msa
+    from prst_etl.testing.samples_msa import write_msa
 
     _, _, tables, at, mp = loaded
     at2 = at.with_columns(

@@ -24,7 +24,7 @@ import polars as pl
 import pytest
 
 from prst_etl import sources
-from prst_etl.mapping import mappings_for
+from prst_etl.sources.mapping import mappings_for
 
 ROOT = Path(__file__).parents[1]
 SOURCE_ID = "exemple-prevention"
@@ -55,11 +55,11 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl import geography
-from prst_etl.dimensions import TOTAL
+from prst_etl.reference import geography
+from prst_etl.model.codes import TOTAL
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Measure, TableSpec
-from prst_etl.sources.health import clean_departement
+from prst_etl.sources.builtin._health import clean_departement
 from prst_etl.sources.tabular import KEY_PREFIX, Derived, RawCheck, TabularSource, measure_checks, parse_measure
 
 

@@ -7,10 +7,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from prst_etl import reference
-from prst_etl.aggregate import GEO_TARGETS, cube, geo_targets
-from prst_etl.dimensions import age_bounds
-from prst_etl.export import _rate
-from prst_etl.indicators import Indicator
+from prst_etl.pipeline.aggregate import GEO_TARGETS, cube, geo_targets
+from prst_etl.model.codes import age_bounds
+from prst_etl.pipeline.export import _rate
+from prst_etl.model.indicators import Indicator
 from prst_etl.sources.base import Measure, TableSpec
 
 SPEC = TableSpec("t", "test", (Measure("num", "numérateur"), Measure("den", "dénominateur")))

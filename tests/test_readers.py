@@ -6,9 +6,9 @@ import polars as pl
 from hypothesis import given
 from hypothesis import strategies as st
 
-from prst_etl.dimensions import age_band_expr, age_bounds, age_code, number_expr, sex_expr, sign_expr
+from prst_etl.model.codes import age_band_expr, age_bounds, age_code, number_expr, sex_expr, sign_expr
 from prst_etl.errors import ISSUE_TYPES
-from prst_etl.readers import excel_letter, norm_header
+from prst_etl.sources.readers import excel_letter, norm_header
 
 
 def test_header_matching_ignores_case_accents_spaces_and_line_breaks() -> None:

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from prst_etl.secrecy import Hierarchy, secondary_suppression
 from prst_etl.secrecy.secondary import run_secondary
-from prst_etl.secrecy.synthetic import edges_frame, small_linked_table
+from prst_etl.testing.synthetic import edges_frame, small_linked_table
 from prst_etl.secrecy.verify import attacker_ranges, check_vector, equations
 
 P = 0.10
@@ -211,7 +211,7 @@ def test_regional_structure_sampled():
     perimeters overlapping interprofessional ones), establishment-based values,
     Insee rules: a sample of hidden cells checked by the attacker's LPs."""
     from prst_etl.secrecy import Rules, primary_suppression
-    from prst_etl.secrecy import synthetic as syn
+    from prst_etl.testing import synthetic as syn
 
     geo = syn.regional_geography(5, n_communes=60, n_deps=3, n_zones=4, n_perimeters=4)
     sectors, ages = syn.A38[:5], syn.AGE_BANDS[:3]

@@ -8,9 +8,9 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from prst_etl.secrecy import Hierarchy, HierarchyError, Rules, primary_suppression, secondary_suppression
-from prst_etl.secrecy import synthetic as syn
+from prst_etl.testing import synthetic as syn
 from prst_etl.secrecy.structure import build_dimension
-from prst_etl.secrecy.synthetic import edges_frame, small_linked_table
+from prst_etl.testing.synthetic import edges_frame, small_linked_table
 from test_secrecy_attack import assert_protected, random_primary
 
 DIMS = ["geo_code", "sector_code", "sex", "age_band"]

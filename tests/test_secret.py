@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from conftest import CARSAT, NATIONAL
-from prst_etl import samples
+from prst_etl.testing import samples
 from prst_etl.warehouse import open_warehouse
 
 
@@ -63,7 +63,7 @@ def _attacker_view(pb):  # type: ignore[no-untyped-def]
     """Suppress one table; its linked table and the status the attacker sees: the hidden cells,
     and as unknowns the communes (not published under secrecy, schemas/secret.toml) and the
     cells the source hid. Returns (work, edims, hiers, status, hidden)."""
-    from prst_etl.secret import UNPUBLISHED, linked_table, suppress
+    from prst_etl.pipeline.secret import UNPUBLISHED, linked_table, suppress
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -88,9 +88,9 @@ EXACT = (pl.col("value") > 0) & (pl.col("high") - pl.col("low") < 1e-6)
 
 def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  # type: ignore[no-untyped-def]
     """The attacker knows every published cell of every level and every equation."""
-    from prst_etl.export import secret_problems
+    from prst_etl.pipeline.export import secret_problems
     from prst_etl.secrecy.verify import attacker_ranges
-    from prst_etl.secret import UNPUBLISHED, config
+    from prst_etl.pipeline.secret import UNPUBLISHED, config
 
     _, wh, _ = loaded
     with open_warehouse(wh) as w:
@@ -196,7 +196,7 @@ def test_cells_the_source_hid_are_unknown_not_zero(tmp_path) -> None:  # type: i
     cells exactly recoverable from the published ones; as unknown cells of the equations, every
     primary cell keeps its interval (checked by linear programming)."""
     from conftest import FIXTURES, Cli
-    from prst_etl.export import secret_problems
+    from prst_etl.pipeline.export import secret_problems
 
     cli, wh = Cli(), tmp_path / "warehouse"
     assert cli("ingest", "msa", FIXTURES / "sources/msa/exemple.xlsx", "-w", wh).exit_code == 0

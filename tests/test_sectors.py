@@ -8,7 +8,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from prst_etl import reference
-from prst_etl import sectors as sec
+from prst_etl.reference import sectors as sec
 
 
 def clean(values: list[str | None]) -> list[str | None]:

@@ -26,7 +26,7 @@ import pytest
 
 from conftest import FIXTURES
 from prst_etl.errors import ISSUE_TYPES
-from prst_etl.facts import GEO_LEVELS, KEY_COLUMNS, STATUS_SUFFIX, dims_of, fact_schema
+from prst_etl.model.facts import GEO_LEVELS, KEY_COLUMNS, STATUS_SUFFIX, dims_of, fact_schema
 from prst_etl.sources import all_sources, get_source
 from prst_etl.sources.base import Extraction
 from prst_etl.sources.tabular import TabularSource

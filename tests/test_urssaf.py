@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from conftest import FIXTURES, Cli
-from prst_etl.dimensions import SIZE_MAX, size_band_expr, size_bounds, size_code, size_label
+from prst_etl.model.codes import SIZE_MAX, size_band_expr, size_bounds, size_code, size_label
 from prst_etl.warehouse import open_warehouse
 
 URSSAF = FIXTURES / "sources/urssaf"

@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 
 from conftest import CARSAT, FIXTURES, NATIONAL
-from prst_etl import samples
+from prst_etl.testing import samples
 
 FROZEN_V1 = FIXTURES / "warehouses/format-1"
 

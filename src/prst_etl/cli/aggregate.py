@@ -34,7 +34,7 @@ def aggregate(
 
       prst aggregate --year 2024 --source carsat-mp
     """
-    from prst_etl import aggregate as core  # imported here: « prst ingest » need not load it
+    from prst_etl.pipeline import aggregate as core  # imported here: « prst ingest » need not load it
     from prst_etl.sources import get_source
 
     for s in source or []:

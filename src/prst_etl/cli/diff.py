@@ -67,8 +67,8 @@ def diff_years(
 
       prst diff-years 2023 2023 --from diagnostic-2025 --to observatoire-2026-T2
     """
-    from prst_etl import diff as core  # imported here: « prst ingest » need not load it
-    from prst_etl.export import BASE_COLUMNS, write_frame
+    from prst_etl.pipeline import diff as core  # imported here: « prst ingest » need not load it
+    from prst_etl.pipeline.export import BASE_COLUMNS, write_frame
 
     if fmt not in ("table", "csv", "parquet"):
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : table, csv, parquet.")
@@ -81,7 +81,7 @@ def diff_years(
     if output is not None or fmt != "table":
         path = output or Path(f"diff_{level}_{year1}_{year2}.{ 'csv' if fmt == 'table' else fmt}")
         if not secret:
-            from prst_etl.export import restricted_name
+            from prst_etl.pipeline.export import restricted_name
 
             path = restricted_name(path)
         write_frame(df, path, "csv" if path.suffix == ".csv" or fmt == "csv" else "parquet")

@@ -67,7 +67,7 @@ def export(
 
       prst export --level departement --as-of diagnostic-2025   (tel que publié)
     """
-    from prst_etl import export as core  # imported here: « prst ingest » need not load it
+    from prst_etl.pipeline import export as core  # imported here: « prst ingest » need not load it
 
     with progress_steps() as step:
         res = core.export(

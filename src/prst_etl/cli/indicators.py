@@ -11,7 +11,7 @@ from rich.table import Table
 
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import out
-from prst_etl.indicators import catalogue, get_indicator
+from prst_etl.model.indicators import catalogue, get_indicator
 
 app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 

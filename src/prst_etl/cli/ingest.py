@@ -10,7 +10,7 @@ from typing import Annotated
 import polars as pl
 import typer
 
-from prst_etl import ingest as core
+from prst_etl.pipeline import ingest as core
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import err, out, progress_steps, render_plan, render_report
 from prst_etl.errors import UsageError

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import out
-from prst_etl.dimensions import STATUS_LABELS
+from prst_etl.model.codes import STATUS_LABELS
 from prst_etl.sources import ORIGINS, all_sources, get_source
 
 app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
@@ -194,7 +194,7 @@ def template(
       prst sources template dgt-spsti --year 2025 --output modele-dgt-2025.xlsx
     """
     from prst_etl.errors import UsageError
-    from prst_etl.template import default_output, write_template
+    from prst_etl.sources.template import default_output, write_template
 
     if year is not None and not 1900 <= year <= 2100:
         raise UsageError(f"Année invalide : {year}.")

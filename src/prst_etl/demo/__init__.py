@@ -12,10 +12,10 @@ from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
 
-from prst_etl.aggregate import aggregate
+from prst_etl.pipeline.aggregate import aggregate
 from prst_etl.console import fmt_int
-from prst_etl.export import export
-from prst_etl.ingest import ingest
+from prst_etl.pipeline.export import export
+from prst_etl.pipeline.ingest import ingest
 from prst_etl.report import Report
 from prst_etl.warehouse import remove_warehouse, resolve_path
 

@@ -66,7 +66,17 @@ def register_source(cls: type[Source]) -> type[Source]:
 
 def _load_builtins() -> None:
     # Importing the modules runs their @register_source decorators.
-    from prst_etl.sources import atmp, dares, dgt_spsti, insee, ioda, msa, spf_mcp, spsti, urssaf  # noqa: F401
+    from prst_etl.sources.builtin import (  # noqa: F401
+        ameli_carsat,
+        dares_accords,
+        dgt_spsti,
+        insee,
+        ioda,
+        msa,
+        spf_mcp,
+        spsti_perimetres,
+        urssaf,
+    )
 
 
 def load_plugins(force: bool = False) -> None:

@@ -1,7 +1,7 @@
 """What a source plugin is, and what it hands to the warehouse.
 
 A plugin reads one provider file and returns an :class:`Extraction`: one or more
-*fact tables* in the canonical shape (see :mod:`prst_etl.facts`), the reference
+*fact tables* in the canonical shape (see :mod:`prst_etl.model.facts`), the reference
 years found, the territory covered, and the row accounting. It never writes.
 """
 
@@ -14,7 +14,7 @@ from typing import ClassVar
 import polars as pl
 
 from prst_etl.errors import Issue, Stats
-from prst_etl.mapping import Mapping, mappings_for
+from prst_etl.sources.mapping import Mapping, mappings_for
 
 
 @dataclass(frozen=True)

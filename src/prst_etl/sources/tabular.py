@@ -11,7 +11,7 @@ The steps of :meth:`TabularSource.extract`:
 4. *Validate* the raw table with a pandera schema built from the mapping: every
    problem of every row is collected (pandera ``lazy=True`` on a collected frame).
 5. *Normalise* into canonical fact tables (subclass hook), then validate them
-   with the canonical pandera contract (:mod:`prst_etl.facts`).
+   with the canonical pandera contract (:mod:`prst_etl.model.facts`).
 """
 
 from __future__ import annotations
@@ -25,17 +25,17 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from prst_etl.dimensions import (
+from prst_etl.model.codes import (
     STATUS_DTYPE,
     STATUS_ZERO,
     number_expr,
     sign_expr,
 )
 from prst_etl.errors import Issue
-from prst_etl.facts import drop_empty_status, fact_schema, status_col
-from prst_etl.rollup import sum_cells  # noqa: F401  (re-exported for plugins)
-from prst_etl.mapping import ColumnSpec, Mapping
-from prst_etl.readers import ROW, IssueFactory, Sheet, Workbook, find_header, norm_header, open_table_file
+from prst_etl.model.facts import drop_empty_status, fact_schema, status_col
+from prst_etl.model.rollup import sum_cells  # noqa: F401  (re-exported for plugins)
+from prst_etl.sources.mapping import ColumnSpec, Mapping
+from prst_etl.sources.readers import ROW, IssueFactory, Sheet, Workbook, find_header, norm_header, open_table_file
 from prst_etl.sources.base import Extraction, Source
 
 MAX_SHOWN_VALUE = 60

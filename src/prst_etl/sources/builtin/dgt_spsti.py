@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import polars as pl
 
-from prst_etl import geography
-from prst_etl.dimensions import TOTAL
+from prst_etl.reference import geography
+from prst_etl.model.codes import TOTAL
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, Pivot, TableSpec
-from prst_etl.sources.health import k, key_checks, key_columns, part_checks, spsti_departements_of
+from prst_etl.sources.builtin._health import k, key_checks, key_columns, part_checks, spsti_departements_of
 from prst_etl.sources.tabular import Context, Derived, RawCheck, TabularSource, measure_checks, parse_measure
 
 VISIT_TYPES = {

@@ -21,13 +21,14 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl import reference, sectors
-from prst_etl.dimensions import TOTAL, size_band_expr
-from prst_etl.mapping import ColumnSpec, Mapping
-from prst_etl.readers import HEADER_SCAN_ROWS, ROW, IssueFactory, Sheet, norm_header
+from prst_etl import reference
+from prst_etl.reference import sectors
+from prst_etl.model.codes import TOTAL, size_band_expr
+from prst_etl.sources.mapping import ColumnSpec, Mapping
+from prst_etl.sources.readers import HEADER_SCAN_ROWS, ROW, IssueFactory, Sheet, norm_header
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
-from prst_etl.sources.socio_common import (
+from prst_etl.sources.builtin._socio import (
     commune_checks,
     commune_geo,
     commune_keys,

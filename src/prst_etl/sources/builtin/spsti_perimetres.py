@@ -16,9 +16,9 @@ from datetime import date
 
 import polars as pl
 
-from prst_etl import geography
-from prst_etl.dimensions import TOTAL
-from prst_etl.readers import norm_header_expr
+from prst_etl.reference import geography
+from prst_etl.model.codes import TOTAL
+from prst_etl.sources.readers import norm_header_expr
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
 from prst_etl.sources.tabular import DERIVED_PREFIX, KEY_PREFIX, Context, Derived, RawCheck, TabularSource

@@ -13,7 +13,7 @@ from typing import Literal
 
 import polars as pl
 
-from prst_etl.readers import norm_header_expr
+from prst_etl.sources.readers import norm_header_expr
 
 TOTAL = "_T"
 """Code meaning « all » in every dimension (SDMX convention)."""

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from .structure import TOTAL, Hierarchy
+from prst_etl.secrecy.structure import TOTAL, Hierarchy
 
 #: A38 code → A21 section (NAF rév. 2).
 A38_TO_A21: dict[str, str] = {

@@ -16,12 +16,12 @@ from pathlib import Path
 import polars as pl
 
 from prst_etl import reference
-from prst_etl.dimensions import TOTAL, norm_header_expr, size_band_expr
-from prst_etl.mapping import Mapping
-from prst_etl.readers import IssueFactory, Sheet
+from prst_etl.model.codes import TOTAL, norm_header_expr, size_band_expr
+from prst_etl.sources.mapping import Mapping
+from prst_etl.sources.readers import IssueFactory, Sheet
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
-from prst_etl.sources.socio_common import (
+from prst_etl.sources.builtin._socio import (
     clean_departement,
     departement_codes,
     drop_given_totals,

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from prst_etl import samples
+from prst_etl.testing import samples
 
 MP_HEADERS = [
     "code CTN / Compte spécial MP", "libellé CTN / Compte spécial MP", "Code NAF", "Libellé du code NAF",

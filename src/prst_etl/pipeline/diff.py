@@ -27,8 +27,8 @@ import polars as pl
 
 from prst_etl import reference
 from prst_etl.errors import UsageError
-from prst_etl.export import BASE_COLUMNS, EXPORT_LEVELS, Z95, frame_as_of
-from prst_etl.indicators import catalogue
+from prst_etl.pipeline.export import BASE_COLUMNS, EXPORT_LEVELS, Z95, frame_as_of
+from prst_etl.model.indicators import catalogue
 from prst_etl.resources import data_dir
 from prst_etl.warehouse import open_warehouse
 
@@ -89,7 +89,7 @@ def _geo_changed(level: str) -> set[str]:
 
 
 def _spsti_changed(warehouse, y1: int, y2: int, as_of: str | None) -> set[str]:  # type: ignore[no-untyped-def]
-    from prst_etl.aggregate import perimeter_rows, spsti_map
+    from prst_etl.pipeline.aggregate import perimeter_rows, spsti_map
 
     with open_warehouse(warehouse, as_of=as_of) as wh:
         rows = perimeter_rows(wh)

@@ -23,7 +23,7 @@ def plan_changes(wh, source_id: str, ext, replaced_parts) -> list[dict[str, obje
     cells added, removed and changed at the source's own level, and the total before and after."""
     import polars as pl
 
-    from prst_etl.facts import KEY_COLUMNS, status_col, with_status_columns
+    from prst_etl.model.facts import KEY_COLUMNS, status_col, with_status_columns
     from prst_etl.sources import get_source
 
     spec_of = {t.name: t for t in get_source(source_id).tables}

@@ -27,10 +27,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from prst_etl import geography, reference
-from prst_etl.dimensions import STATUS_LABELS
+from prst_etl.reference import geography
+from prst_etl import reference
+from prst_etl.model.codes import STATUS_LABELS
 from prst_etl.errors import PrstError, UsageError
-from prst_etl.mapping import ColumnSpec, Mapping, get_mapping
+from prst_etl.sources.mapping import ColumnSpec, Mapping, get_mapping
 from prst_etl.sources.base import Source
 
 HEADER_ROW = 4
@@ -299,7 +300,7 @@ def _guard(source: Source):  # type: ignore[no-untyped-def]
     """
     import fnmatch
 
-    from prst_etl.readers import norm_header
+    from prst_etl.sources.readers import norm_header
 
     aliases: set[str] = set()
     for m in source.mappings():

@@ -27,9 +27,10 @@ from typing import Any
 
 import polars as pl
 
-from prst_etl import geography, reference, sectors
-from prst_etl.dimensions import AGE_GROUPINGS, TOTAL, age_bounds
-from prst_etl.facts import KEY_COLUMNS
+from prst_etl.reference import geography, sectors
+from prst_etl import reference
+from prst_etl.model.codes import AGE_GROUPINGS, TOTAL, age_bounds
+from prst_etl.model.facts import KEY_COLUMNS
 from prst_etl.resources import data_dir
 
 SECRET = "secret"

@@ -29,8 +29,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from prst_etl import geography, sectors
-from prst_etl.aggregate import (
+from prst_etl.reference import geography, sectors
+from prst_etl.pipeline.aggregate import (
     GEO_TARGETS,
     aggregate,
     current_aggregates,
@@ -39,13 +39,13 @@ from prst_etl.aggregate import (
     spsti_map,
     territory_departements,
 )
-from prst_etl.dimensions import NO_VALUE, STATUS_ABSENT, STATUS_PROVISIONAL, TOTAL
+from prst_etl.model.codes import NO_VALUE, STATUS_ABSENT, STATUS_PROVISIONAL, TOTAL
 from prst_etl.errors import UsageError
-from prst_etl.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
-from prst_etl.indicators import Indicator, catalogue
+from prst_etl.model.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
+from prst_etl.model.indicators import Indicator, catalogue
 from prst_etl.resources import data_dir
-from prst_etl.rollup import sum_cells
-from prst_etl.secret import HIDDEN, SECONDARY, SECRET
+from prst_etl.model.rollup import sum_cells
+from prst_etl.pipeline.secret import HIDDEN, SECONDARY, SECRET
 from prst_etl.sources import all_sources
 from prst_etl.warehouse import Warehouse, open_warehouse
 
@@ -292,7 +292,7 @@ class LevelData:
         if self.pattern is None:
             return out
         # Under secrecy: only the publishable cells, with the hidden ones without a value
-        from prst_etl.secret import config, in_scope
+        from prst_etl.pipeline.secret import config, in_scope
 
         out = in_scope(out, self.extras, config()).with_row_index("_r")
         keys = [k for k in [*KEY_COLUMNS, *self.extras] if k in self.pattern.columns]
@@ -382,7 +382,7 @@ def secret_pattern(
         h.update(keep.sort(keep.columns).write_csv().encode())
     path = wh.root / "secret" / f"pattern-{h.hexdigest()[:16]}.parquet"
     if not path.exists():
-        from prst_etl import secret
+        from prst_etl.pipeline import secret
 
         secret.SHORT.clear()
         pattern = compute_secret_pattern(wh, years, keep, progress)
@@ -416,8 +416,8 @@ class SecretProblem:
 
 def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[SecretProblem], list[str]]:
     """The linked tables of the current aggregates, in a fixed order, and the source dimensions."""
-    from prst_etl.aggregate import perimeter_rows, spsti_map
-    from prst_etl.secret import config, in_scope
+    from prst_etl.pipeline.aggregate import perimeter_rows, spsti_map
+    from prst_etl.pipeline.secret import config, in_scope
 
     cfg = config()
     registry = all_sources()
@@ -458,14 +458,14 @@ def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[Secret
 def compute_secret_pattern(
     wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
 ) -> pl.DataFrame:
-    """Hidden cells of every count of every source, every level at once (see :mod:`prst_etl.secret`).
+    """Hidden cells of every count of every source, every level at once (see :mod:`prst_etl.pipeline.secret`).
 
     Each source's cube is additive on its own, so the linked table of a measure is that of
     one source (before sources of a series are combined): a combined cell is hidden when
     the cell of one of its sources is. ``keep``: hidden cells of a previous publication
     (matched without the year): they stay hidden.
     """
-    from prst_etl.secret import suppress
+    from prst_etl.pipeline.secret import suppress
 
     problems, extras_all = secret_problems(wh, years)
     out = []
@@ -526,7 +526,7 @@ def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.D
 def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> list[str]:
     """Explain, per source, why a level has nothing (never derived from a coarser level)."""
     notes = []
-    from prst_etl.aggregate import part_level
+    from prst_etl.pipeline.aggregate import part_level
 
     loads = wh.query("SELECT load_id, coverage FROM loads")
     cur = wh.current_parts().join(loads, on="load_id")
@@ -680,7 +680,7 @@ def export(
     if keep_pattern and not secret:
         raise UsageError("--keep-pattern n'a de sens qu'avec le secret statistique (sans --no-secret).")
     if secret:
-        from prst_etl.secret import config as secret_config
+        from prst_etl.pipeline.secret import config as secret_config
 
         if level in secret_config().unpublished_levels:
             raise UsageError(
@@ -695,7 +695,7 @@ def export(
     short = (0, 0)
     with open_warehouse(warehouse, as_of=as_of) as wh:
         if secret:
-            from prst_etl.secret import config
+            from prst_etl.pipeline.secret import config
 
             cfg = config()
             outside = [s for s in (sector_levels or SECTOR_LEVELS) if s not in cfg.sector_levels]

@@ -1,5 +1,5 @@
 """Status-aware sums of additive facts (polars, lazy, columnar), used by ingestion (cells
-merged by the commune mapping) and by :mod:`prst_etl.aggregate` (every roll-up).
+merged by the commune mapping) and by :mod:`prst_etl.pipeline.aggregate` (every roll-up).
 
 * a sum that includes a cell without a number (sign ``s``, ``nd``, ``///``) has no
   number either and carries the strongest such sign; ``p`` (provisional) propagates;
@@ -12,8 +12,8 @@ from collections.abc import Sequence
 
 import polars as pl
 
-from prst_etl.dimensions import NO_VALUE, STATUS_DTYPE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
-from prst_etl.facts import status_col
+from prst_etl.model.codes import NO_VALUE, STATUS_DTYPE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
+from prst_etl.model.facts import status_col
 
 GEO_ORDER = ("commune", "zone-emploi", "departement", "region", "france")
 

@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 from prst_etl.errors import PrstError, UnknownName
-from prst_etl.readers import norm_header
+from prst_etl.sources.readers import norm_header
 from prst_etl.resources import data_dir
 
 

@@ -23,7 +23,7 @@ from typing import Any
 import pandera.polars as pa
 import polars as pl
 
-from prst_etl.dimensions import (
+from prst_etl.model.codes import (
     SEX_LABELS,
     STATUS_DTYPE,
     STATUS_PROVISIONAL,
@@ -34,12 +34,12 @@ from prst_etl.dimensions import (
     sex_expr,
 )
 from prst_etl.errors import UnknownName
-from prst_etl.facts import drop_empty_status, fact_schema, status_col
-from prst_etl.mapping import ColumnSpec, Mapping
-from prst_etl.readers import ROW, IssueFactory, Sheet, find_header, norm_header, norm_header_expr, open_table_file
+from prst_etl.model.facts import drop_empty_status, fact_schema, status_col
+from prst_etl.sources.mapping import ColumnSpec, Mapping
+from prst_etl.sources.readers import ROW, IssueFactory, Sheet, find_header, norm_header, norm_header_expr, open_table_file
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
-from prst_etl.sources.socio_common import (
+from prst_etl.sources.builtin._socio import (
     clean_departement,
     commune_checks,
     commune_geo,

@@ -12,8 +12,9 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl import geography, reference
-from prst_etl.dimensions import UNKNOWN, age_band_expr, sex_expr
+from prst_etl.reference import geography
+from prst_etl import reference
+from prst_etl.model.codes import UNKNOWN, age_band_expr, sex_expr
 from prst_etl.sources.tabular import KEY_PREFIX, Context, Derived, RawCheck
 
 UNKNOWN_SECTION_SPELLINGS = ("_u", "nr", "non renseigne", "non renseignee", "inconnu", "inconnue", "x", "xx", "z")
@@ -43,7 +44,7 @@ def section_expr(expr: pl.Expr) -> pl.Expr:
     Accepts ``C``, ``c``, ``Section C``, ``C - Industrie manufacturière``, ``C : …``; an
     unknown section is written « Non renseigné », « NR », « Inconnu », ``xx`` or ``_U``.
     """
-    from prst_etl.readers import norm_header_expr
+    from prst_etl.sources.readers import norm_header_expr
 
     s = norm_header_expr(expr.cast(pl.String))
     letter = s.str.extract(r"^(?:section\s*)?([a-u])(?:$|\s*[-–:.)]|\s+\D)", 1).str.to_uppercase()

@@ -12,9 +12,9 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl.dimensions import NO_VALUE, STATUS_ABSENT, STATUS_DTYPE
+from prst_etl.model.codes import NO_VALUE, STATUS_ABSENT, STATUS_DTYPE
 from prst_etl.errors import UnknownName
-from prst_etl.facts import status_col
+from prst_etl.model.facts import status_col
 from prst_etl.resources import data_dir
 
 

@@ -12,9 +12,10 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl import geography, reference
-from prst_etl.dimensions import TOTAL
-from prst_etl.facts import status_col
+from prst_etl.reference import geography
+from prst_etl import reference
+from prst_etl.model.codes import TOTAL
+from prst_etl.model.facts import status_col
 from prst_etl.sources.base import Extraction
 from prst_etl.sources.tabular import DERIVED_PREFIX, KEY_PREFIX, Derived, RawCheck
 

@@ -25,7 +25,7 @@ import numpy as np
 import polars as pl
 
 from prst_etl import reference
-from prst_etl.samples_mp import write_sheets
+from prst_etl.testing.samples_mp import write_sheets
 
 DEPARTEMENTS = {"09": 0.02, "11": 0.11, "12": 0.06, "30": 0.12, "31": 0.11, "32": 0.06, "34": 0.17,
                 "46": 0.03, "48": 0.02, "65": 0.03, "66": 0.08, "81": 0.06, "82": 0.13}  # fmt: skip

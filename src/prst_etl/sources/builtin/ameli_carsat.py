@@ -26,11 +26,12 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl import geography, reference, sectors
-from prst_etl.dimensions import STATUS_DTYPE, STATUS_ZERO, TOTAL, UNKNOWN, age_band_expr, age_label, sex_expr
-from prst_etl.facts import status_col
-from prst_etl.mapping import Mapping
-from prst_etl.readers import IssueFactory
+from prst_etl.reference import geography, sectors
+from prst_etl import reference
+from prst_etl.model.codes import STATUS_DTYPE, STATUS_ZERO, TOTAL, UNKNOWN, age_band_expr, age_label, sex_expr
+from prst_etl.model.facts import status_col
+from prst_etl.sources.mapping import Mapping
+from prst_etl.sources.readers import IssueFactory
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, Pivot, TableSpec
 from prst_etl.sources.causes import crosswalk, flag_expr, tableau_code_expr

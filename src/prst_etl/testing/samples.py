@@ -17,7 +17,8 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 
-from prst_etl import geography, reference
+from prst_etl.reference import geography
+from prst_etl import reference
 
 AT_HEADERS = [
     "CTN", "Libellé du CTN", "Code NAF", "Libellé du code NAF", "Code NAF2", "Libellé du code NAF2",

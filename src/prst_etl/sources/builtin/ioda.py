@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import polars as pl
 
-from prst_etl import geography
+from prst_etl.reference import geography
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
-from prst_etl.sources.health import k, key_checks, key_columns, part_checks
+from prst_etl.sources.builtin._health import k, key_checks, key_columns, part_checks
 from prst_etl.sources.tabular import Context, Derived, RawCheck, TabularSource, measure_checks, parse_measure
 
 MEASURES = (

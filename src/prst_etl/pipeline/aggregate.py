@@ -12,7 +12,7 @@ reachable from the source's own level, one Parquet file of aggregated cells:
 * sector: NAF sub-class → class → group → A88 → A64 → A38 → A21 (and A17, A10)
   → ``ensemble`` (from whatever level the source gives);
 * sex → ``_T``; age bands → the coarser bands they nest in (see
-  :data:`~prst_etl.dimensions.AGE_GROUPINGS`) → ``_T``; every extra dimension → ``_T``.
+  :data:`~prst_etl.model.codes.AGE_GROUPINGS`) → ``_T``; every extra dimension → ``_T``.
 
 A sum that includes a cell without a number (``s``, ``nd``, ``///``) has none
 and carries the sign. Incremental: a file is keyed by its load and a
@@ -32,10 +32,11 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl import geography, reference, sectors
-from prst_etl.dimensions import TOTAL, age_rollup
-from prst_etl.facts import KEY_COLUMNS
-from prst_etl.rollup import add_totals, sum_cells
+from prst_etl.reference import geography, sectors
+from prst_etl import reference
+from prst_etl.model.codes import TOTAL, age_rollup
+from prst_etl.model.facts import KEY_COLUMNS
+from prst_etl.model.rollup import add_totals, sum_cells
 from prst_etl.sources import all_sources
 from prst_etl.sources.base import TableSpec
 from prst_etl.warehouse import Warehouse, _now, fault, open_warehouse
@@ -80,7 +81,7 @@ def perimeter_loads(wh: Warehouse) -> list[int]:
 
 def spsti_map(perims: pl.DataFrame | None, year: int) -> pl.DataFrame:
     """``commune → spsti`` for one year, with the service's scope (``champ``) and name."""
-    from prst_etl.sources.spsti import perimeters
+    from prst_etl.sources.builtin.spsti_perimetres import perimeters
 
     if perims is None:
         return pl.DataFrame(schema={"commune": pl.String, "spsti": pl.String, "spsti_nom": pl.String, "champ": pl.String})

@@ -21,10 +21,11 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl import geography, reference
-from prst_etl.dimensions import STATUS_DTYPE, TOTAL, age_band_expr, sex_expr
-from prst_etl.facts import SECTOR_TOTAL_LEVEL, status_col
-from prst_etl.readers import norm_header, norm_header_expr
+from prst_etl.reference import geography
+from prst_etl import reference
+from prst_etl.model.codes import STATUS_DTYPE, TOTAL, age_band_expr, sex_expr
+from prst_etl.model.facts import SECTOR_TOTAL_LEVEL, status_col
+from prst_etl.sources.readers import norm_header, norm_header_expr
 from prst_etl.resources import data_dir
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec

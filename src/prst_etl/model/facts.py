@@ -22,7 +22,7 @@ from typing import Literal
 import pandera.polars as pa
 import polars as pl
 
-from prst_etl.dimensions import NO_VALUE, SEXES, STATUS_DTYPE, STATUSES, TOTAL
+from prst_etl.model.codes import NO_VALUE, SEXES, STATUS_DTYPE, STATUSES, TOTAL
 from prst_etl.sources.base import TableSpec
 
 GeoLevel = Literal["commune", "zone-emploi", "departement", "region", "france", "spsti", "spsti-departement"]

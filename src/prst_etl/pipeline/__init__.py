@@ -1,0 +1,1 @@
+"""The verbs of prst as library functions, each returning a result object."""

@@ -182,7 +182,8 @@ def test_rates_ci_and_significance(cli, wh, tmp_path) -> None:  # type: ignore[n
 
 def test_own_level_cube_built_by_groups_equals_the_whole(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The commune cube is built département by département to save memory: same cells as in one go."""
-    from prst_etl.pipeline.aggregate import cube, spsti_map, write_cube
+    from prst_etl.pipeline.aggregate import cube, write_cube
+    from prst_etl.reference.territories import spsti_map
     from prst_etl.sources import get_source
 
     assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx", "-w", wh).exit_code == 0

@@ -69,7 +69,10 @@ def sources(ctx: typer.Context, warehouse: WarehouseOpt = None, as_json: JsonOpt
 def _loaded_years(warehouse) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
     """Years with a current load, per source (empty when there is no warehouse)."""
     from prst_etl.errors import WarehouseError
-    from prst_etl.warehouse import open_warehouse
+    from prst_etl.warehouse import DB_NAME, open_warehouse, resolve_path
+
+    if not (resolve_path(warehouse) / DB_NAME).exists():
+        return {}  # no warehouse: nothing to open (and duckdb need not be imported)
 
     try:
         with open_warehouse(warehouse) as wh:

@@ -27,9 +27,8 @@ import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
 
 from prst_etl import __version__
@@ -37,6 +36,9 @@ from prst_etl.errors import PrstError, WarehouseBusy, WarehouseError
 from prst_etl.warehouse.lock import _FileLock
 from prst_etl.warehouse.migrations import FORMAT_VERSION_KEY, MIGRATIONS, _init_or_migrate, migration  # noqa: F401
 from prst_etl.warehouse.util import _now, _user, fault  # noqa: F401 (used by the verbs)
+
+if TYPE_CHECKING:  # duckdb is imported when a warehouse is opened, not by « prst --help »
+    import duckdb
 
 DEFAULT_DIR = "warehouse"
 DB_NAME = "prst.duckdb"
@@ -389,6 +391,8 @@ Un fichier de facts/ qui n'est pas « current » a été remplacé par un charge
 
 
 def _connect(db: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     try:
         return duckdb.connect(str(db), read_only=read_only)
     except duckdb.IOException as exc:

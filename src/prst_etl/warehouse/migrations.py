@@ -6,13 +6,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 
 from prst_etl import __version__
 from prst_etl.errors import WarehouseError
 from prst_etl.warehouse.util import _now
+
+if TYPE_CHECKING:  # duckdb is imported when a warehouse is opened, not by « prst --help »
+    import duckdb
 
 FORMAT_VERSION_KEY = "format_version"
 

@@ -232,6 +232,12 @@ class LevelData:
 
 
 
+    def frame(self) -> pl.DataFrame:
+        """Every row of the level (long format, in memory), in the export's column order."""
+        chunks = [self.chunk(i) for i in self.indicators()]
+        df = pl.concat(chunks, how="diagonal_relaxed") if chunks else _empty(self.extras)
+        return df.select(BASE_COLUMNS + self.extras + TAIL_COLUMNS)
+
     def chunk(self, indicator: str) -> pl.DataFrame:
         """The export rows of one indicator, labelled and sorted."""
         cat = catalogue()
@@ -324,9 +330,8 @@ def level_frame(
     with ``pattern`` (see :func:`secret_pattern`), the publishable cells with the hidden ones hidden."""
     data = level_data(wh, level, years, sector_levels, filters)
     data.pattern = pattern
-    chunks = [data.chunk(i) for i in data.indicators()]
-    df = pl.concat(chunks, how="diagonal_relaxed") if chunks else _empty(data.extras)
-    return df.select(BASE_COLUMNS + data.extras + TAIL_COLUMNS), data.notes + data.choice_notes()
+    df = data.frame()
+    return df, data.notes + data.choice_notes()
 
 
 def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.DataFrame:
@@ -376,13 +381,16 @@ def _empty(extras: list[str]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def _refresh(warehouse, years, as_of, progress) -> int:  # type: ignore[no-untyped-def]
+def refresh(warehouse, years, as_of, progress) -> int:  # type: ignore[no-untyped-def]
     """Bring stale aggregates up to date (needs the write lock); the number of files computed."""
     with open_warehouse(warehouse, as_of=as_of) as wh:
         stale = bool(plan(wh, years))
     if not stale:
         return 0
     return len(aggregate(warehouse, years=years, progress=progress, as_of=as_of).computed)
+
+
+_refresh = refresh
 
 
 def frame_as_of(

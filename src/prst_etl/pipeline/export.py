@@ -585,7 +585,7 @@ def _write_wide(  # type: ignore[no-untyped-def]
     w = widen(long, data.extras, territories)
     n_cols = w.values.width - len(ID_COLUMNS)
     values = with_status_columns(w) if status_columns else w.values
-    if restricted:
+    if restricted and fmt != "xlsx":  # a workbook says it in its name and its « lisez-moi » sheet
         values = values.with_columns(pl.lit("diffusion restreinte").alias("diffusion"))
     if fmt == "xlsx":
         sheets = [Sheet("valeurs", values, column_digits=w.digits, frozen_columns=len(ID_COLUMNS))]

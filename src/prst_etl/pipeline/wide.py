@@ -19,12 +19,15 @@ import re
 from dataclasses import dataclass
 from functools import cache
 
+import numpy as np
 import polars as pl
 
 from prst_etl.model.codes import TOTAL
 from prst_etl.model.indicators import catalogue
 
 ID_COLUMNS = ["geo_level", "geo_code", "geo_label"]
+MAX_COLUMNS = 16_384 - len(ID_COLUMNS)
+"""Value columns of a wide file at most: what an Excel sheet holds beside the territory columns."""
 DIM_TAGS = {
     "ctn": "ctn", "risk_family": "rf", "cause_family": "cf", "size_band": "", "mp_tableau": "tab", "mp_tableau_ra": "tabra",
     "mp_syndrome": "syn", "secteur_msa": "msa", "visit_type": "vis",
@@ -94,18 +97,30 @@ def measure_labels() -> dict[str, str]:
     return out
 
 
+def _number(x: float) -> str:
+    """``1000000`` → ``1 000 000`` (French thousands separator), ``2.5`` → ``2,5``."""
+    if float(x).is_integer():
+        return f"{int(x):,}".replace(",", "\u202f")
+    return str(x).replace(".", ",")
+
+
+def _label(measure: str) -> str:
+    """A measure's label within a sentence (« heures travaillées », but « AT en 1er règlement »)."""
+    text = measure_labels().get(measure, measure)
+    return text if text[1:2].isupper() else text[:1].lower() + text[1:]
+
+
 def definition(indicator: str) -> str:
     """How a column's value is computed, in words (French)."""
     ind = catalogue().get(indicator)
-    labels = measure_labels()
     if ind is None:
-        return f"Comptage additif : {labels.get(indicator, indicator)} (somme au niveau du territoire)"
+        return f"Comptage additif : {_label(indicator)} (somme au niveau du territoire)"
     if not ind.is_rate:
-        return f"Comptage additif : {labels.get(ind.numerator, ind.label)} (somme au niveau du territoire)"
+        return f"Comptage additif : {_label(ind.numerator)} (somme au niveau du territoire)"
     total = f", dénominateur pris au total « _T » de {', '.join(ind.denominator_total_of)}" if ind.denominator_total_of else ""
     return (
-        f"Σ {labels.get(ind.numerator, ind.numerator)} / Σ {labels.get(ind.denominator or '', ind.denominator)} × "  # type: ignore[arg-type]
-        f"{ind.multiplier:g}{total}, calculé au niveau du territoire"
+        f"Σ {_label(ind.numerator)} / Σ {_label(ind.denominator or '')} × {_number(ind.multiplier)}{total}, "
+        "calculé au niveau du territoire"
     )
 
 
@@ -117,6 +132,12 @@ def decimals_of(indicator: str) -> int:
     if ind.decimals is not None:
         return ind.decimals
     return 2 if ind.is_rate else 0
+
+
+def _round_half_away(a: np.ndarray, d: int) -> np.ndarray:
+    """Round half away from zero, as publications do (numpy rounds half to even)."""
+    k = 10.0**d
+    return np.sign(a) * np.floor(np.abs(a) * k + 0.5) / k
 
 
 def widen(long: pl.DataFrame, extras: list[str], territories: pl.DataFrame | None = None) -> Wide:
@@ -134,35 +155,56 @@ def widen(long: pl.DataFrame, extras: list[str], territories: pl.DataFrame | Non
     named = keys.with_columns(
         pl.Series("column", [names[r] for r in keys.iter_rows()], dtype=pl.String)
     )
+    if named.height > MAX_COLUMNS:
+        from prst_etl.errors import UsageError
+
+        raise UsageError(
+            f"Forme large : {named.height} colonnes de valeurs (indicateurs × déclinaisons × années), au-delà de ce "
+            f"qu'Excel ou un outil d'import ouvre ({MAX_COLUMNS}).",
+            hint="Filtrez : --indicator, --family, --year, --sex, --age-band, --sector-level ; ou la forme longue.",
+        )
     dup = named.filter(pl.col("column").is_duplicated())
     if dup.height:  # two breakdowns with the same name would silently overwrite each other
         raise ValueError(f"wide column names collide: {sorted(set(dup['column']))[:5]}")
-    # Order: indicator, then the breakdown (totals first, bands by their bounds), then the year
+    # Order: indicator; the total, then one breakdown at a time (by sex, by age band…), then the
+    # crossed ones; bands by their bounds; the years of a breakdown side by side
+    split = ("sex", "age_band", *extras)
     order = sorted(
         named.iter_rows(named=True),
         key=lambda r: (r["indicator"], r["sector_level"] != "ensemble", r["sector_level"], r["sector_code"],
-                       *[code_order(r[d]) for d in ("sex", "age_band", *extras)], r["year"]),
+                       sum(r[d] != TOTAL for d in split), tuple(r[d] == TOTAL for d in split),
+                       *[code_order(r[d]) for d in split], r["year"]),
     )  # fmt: skip
     order = pl.DataFrame(order, schema=named.schema)
     columns = order["column"].to_list()
 
-    # Pivot values and statuses
+    # Pivot values and statuses (numpy: a frame of thousands of columns is built once, not joined)
+    present = long.select(ID_COLUMNS).unique()
+    rows = pl.concat([territories.select(ID_COLUMNS), present]) if territories is not None else present
+    rows = rows.unique(["geo_level", "geo_code"], keep="first", maintain_order=True).sort("geo_code")
     cells = long.join(named, on=["indicator", "year", *dims], how="left", nulls_equal=True)
-    rows = territories if territories is not None else long.select(ID_COLUMNS).unique()
-    rows = rows.unique(["geo_level", "geo_code"]).sort("geo_code")
+    where = cells.join(rows.select("geo_code").with_row_index("_i"), on="geo_code", how="left").join(
+        pl.DataFrame({"column": columns}).with_row_index("_j"), on="column", how="left"
+    )
+    i, j = where["_i"].to_numpy(), where["_j"].to_numpy()
+    grid = np.full((rows.height, len(columns)), np.nan)
+    grid[i, j] = where["value"].to_numpy(allow_copy=True).astype(float)
+    sgrid = np.full((rows.height, len(columns)), None, dtype=object)
+    sgrid[i, j] = where["status"].to_numpy(allow_copy=True)
 
-    def pivot(col: str, dtype: pl.DataType) -> pl.DataFrame:
-        if cells.height == 0:
-            return rows.with_columns(pl.lit(None, dtype=dtype).alias(c) for c in columns)
-        p = cells.pivot(on="column", index=["geo_level", "geo_code"], values=col, aggregate_function=None)
-        missing = [c for c in columns if c not in p.columns]
-        p = p.with_columns(pl.lit(None, dtype=dtype).alias(c) for c in missing)
-        return rows.join(p, on=["geo_level", "geo_code"], how="left").select(*ID_COLUMNS, *[pl.col(c).cast(dtype) for c in columns])
+    def frame(data: np.ndarray, dtype: pl.DataType) -> pl.DataFrame:
+        if dtype == pl.Float64:
+            series = [pl.Series(c, data[:, k], dtype=dtype, nan_to_null=True) for k, c in enumerate(columns)]
+        else:
+            series = [pl.Series(c, data[:, k].tolist(), dtype=dtype) for k, c in enumerate(columns)]
+        return pl.concat([rows.select(ID_COLUMNS), pl.DataFrame(series)], how="horizontal") if series else rows.select(ID_COLUMNS)
 
     digits = {c: decimals_of(ind) for c, ind in zip(order["column"], order["indicator"], strict=True)}
-    values = pivot("value", pl.Float64())
-    values = values.with_columns(pl.col(c).round(d, mode="half_away_from_zero") for c, d in digits.items())
-    statuses = pivot("status", pl.String())
+    for d in set(digits.values()):
+        cols = [k for k, c in enumerate(columns) if digits[c] == d]
+        grid[:, cols] = _round_half_away(grid[:, cols], d)
+    values = frame(grid, pl.Float64())
+    statuses = frame(sgrid, pl.String())
     return Wide(values, statuses, dictionary(order, cells, extras), digits)
 
 

@@ -228,8 +228,10 @@ def publish(
             pattern, short = secret_pattern(wh, None, None, progress)
             levels = [lv for lv in EXPORT_LEVELS if lv not in cfg.unpublished_levels]
             registry = all_sources()
-            sources = sorted(s for s in set(wh.current_parts()["source"]) & set(registry) if not registry[s].reference)
-            extras = sorted({d for s in sources for t in registry[s].tables for d in (*t.extra_dims, *(p.dimension for p in t.pivots))})
+            present = {(s, t) for s, t in wh.current_parts().select("source", "table_name").iter_rows()
+                       if s in registry and not registry[s].reference}  # fmt: skip
+            extras = sorted({d for s, name in present for t in registry[s].tables if t.name == name
+                             for d in (*t.extra_dims, *(p.dimension for p in t.pivots))})  # fmt: skip
             statuses: set[str] = set()
 
             def frames() -> Iterator[tuple[str, pl.DataFrame]]:

@@ -81,6 +81,8 @@ def diff_years(
 
     if fmt not in ("table", "csv", "xlsx", "parquet"):
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : table, csv, xlsx, parquet.")
+    if excel and fmt != "csv":
+        raise UsageError("--excel s'applique au format csv.", hint="Ajoutez --format csv.")
     df, notes = core.diff(
         year1, year2, warehouse=warehouse, level=level, sector_levels=sector_level or None, as_of=as_of,
         from_state=from_state, to_state=to_state, secret=secret, filters=filters_of(indicator, family, sex, age_band, code),

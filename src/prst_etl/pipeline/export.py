@@ -114,8 +114,12 @@ class Filters:
 
     def early_rows(self) -> pl.Expr | None:
         """The rows that can be dropped before rates are computed: those of other territories,
-        sexes or age bands (no rate reads its denominator at another sex, age or territory)."""
-        return self.rows()
+        and of other sexes or age bands unless a rate reads its denominator at their total
+        (``denominator_total_of``)."""
+        at_total = {d for i in catalogue().values() for d in i.denominator_total_of}
+        conds = [pl.col(c).is_in(list(v)) for c, v in (("sex", self.sexes), ("age_band", self.age_bands), ("geo_code", self.codes))
+                 if v and c not in at_total]  # fmt: skip
+        return pl.all_horizontal(conds) if conds else None
 
     def check_codes(self, level: str, labels: pl.DataFrame) -> None:
         if not self.codes:
@@ -482,6 +486,9 @@ def export(
         raise UsageError("--keep-pattern n'a de sens qu'avec le secret statistique (sans --no-secret).")
     if status_columns and shape != "wide":
         raise UsageError("--status-columns ne s'applique qu'à la forme large (--shape wide).")
+    if (excel or decimal_comma) and fmt != "csv":
+        raise UsageError("--excel s'applique au format csv (un classeur xlsx est déjà pour Excel, un Parquet pour les outils).",
+                         hint="Ajoutez --format csv.")
     filters = filters or Filters()
     filters.check()
     excel = excel or decimal_comma

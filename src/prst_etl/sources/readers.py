@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl.errors import Issue
+from prst_etl.errors import Issue, severity_of
 
 ROW = "_row"
 """Name of the column carrying the provider's row number."""
@@ -371,7 +371,10 @@ class IssueFactory:
         self.issues: list[Issue] = []
 
     def __call__(self, code: str, message: str, **kw: object) -> Issue:
+        """Record a finding; its severity is the rule's (``schemas/findings.toml``) unless given."""
         kw.setdefault("sheet", self.sheet)
+        if kw.get("severity") is None:
+            kw["severity"] = severity_of(code, self.source_id)
         issue = Issue(code=code, message=message, file=self.file, source_id=self.source_id, **kw)  # type: ignore[arg-type]
         self.issues.append(issue)
         return issue

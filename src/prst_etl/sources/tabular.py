@@ -10,8 +10,16 @@ The steps of :meth:`TabularSource.extract`:
    counted, never silently dropped.
 4. *Validate* the raw table with a pandera schema built from the mapping: every
    problem of every row is collected (pandera ``lazy=True`` on a collected frame).
-5. *Normalise* into canonical fact tables (subclass hook), then validate them
-   with the canonical pandera contract (:mod:`prst_etl.model.facts`).
+5. *Normalise* into canonical fact tables (subclass hook). The framework
+   (:func:`prst_etl.pipeline.ingest.ingest`) then validates them with the canonical
+   pandera contract (:mod:`prst_etl.model.facts`) and settles the measure ledger.
+
+The ledger (:class:`~prst_etl.sources.base.Ledger`) is filled as the table is read:
+what each count column gives (:meth:`TabularSource.read_amounts`, by default the
+mapping's count columns, one measure each), what :meth:`TabularSource.skip_rows`
+leaves out (with the reasons it counts in ``stats.skipped_detail``), what a plugin
+sets aside itself (:meth:`Context.set_aside`, e.g. the file's own total rows) and what
+adding up merged communes cannot keep (:func:`merge_cells`).
 """
 
 from __future__ import annotations
@@ -32,7 +40,7 @@ from prst_etl.model.codes import (
     sign_expr,
 )
 from prst_etl.errors import Issue
-from prst_etl.model.facts import drop_empty_status, fact_schema, status_col
+from prst_etl.model.facts import drop_empty_status, status_col
 from prst_etl.model.rollup import sum_cells  # noqa: F401  (re-exported for plugins)
 from prst_etl.sources.mapping import ColumnSpec, Mapping
 from prst_etl.sources.readers import ROW, IssueFactory, Sheet, Workbook, find_header, norm_header, open_table_file
@@ -81,7 +89,8 @@ class RawCheck:
     """Raw column the finding is reported on."""
     ok: pl.Expr
     message: Callable[[str | None], str]
-    severity: str = "error"
+    severity: str | None = None
+    """None: the rule's severity, data in ``schemas/findings.toml`` (per source if it says so)."""
 
 
 @dataclass
@@ -99,6 +108,17 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
     year_column: str | None = None
     """Mapped column of kind ``year`` (a file giving several years), parsed into ``_k_year``."""
+    amounts: dict[tuple[str, str], pl.Expr] = field(default_factory=dict)
+    """What a raw row gives to each stored measure ``(table, measure)``: see
+    :meth:`TabularSource.read_amounts`."""
+
+    def set_aside(self, out: Extraction, rows: pl.DataFrame, reason: str) -> None:
+        """Record in the ledger what ``rows`` (raw rows left out of the facts) give to each measure."""
+        if rows.height == 0 or not self.amounts:
+            return
+        sums = amount_sums(rows, self.amounts)
+        for (table, measure), v in sums.items():
+            out.ledger.set_aside(table, measure, reason, v)
 
     def year_key(self) -> pl.Expr:
         """The ``year`` key of each row: the year column if the file has one, else the file's year."""
@@ -212,7 +232,19 @@ class TabularSource(Source):
         measures = [c.name for c in mapping.by_role("measure") if ctx.has(c.name)]
         year_key = [Derived(KEY_PREFIX + "year", year_col, year_expr)] if year_col else []
         raw = add_derived(parse_counts(raw, measures), year_key + self.key_columns(ctx))
+
+        # Ledger: what the file gives to each measure, and what skip_rows leaves out (and why)
+        ctx.amounts = self.read_amounts(ctx)
+        before = amount_sums(raw, ctx.amounts)
+        skipped_before = dict(out.stats.skipped_detail)
         raw = self.skip_rows(raw, ctx, out)
+        after = amount_sums(raw, ctx.amounts)
+        why = [k for k, n in out.stats.skipped_detail.items() if n != skipped_before.get(k, 0)]
+        reason = " ; ".join(why) or "lignes écartées avant validation"
+        for (table, measure), v in before.items():
+            derived = self.derived_measures().get(measure, "")
+            out.ledger.read(table, measure, v, derived=derived)
+            out.ledger.set_aside(table, measure, reason, v - after[(table, measure)])
         checks = (year_checks(ctx) if year_col else []) + self.raw_checks(ctx)
         self._validate_raw(raw, checks, ctx, issue)
         new = issue.issues[start:]
@@ -226,16 +258,8 @@ class TabularSource(Source):
         tables, geo_level, coverage = self.normalise(raw, ctx, out)
         tables = {name: drop_empty_status(df) for name, df in tables.items()}
         for name, df in tables.items():
-            spec = self.table(name)
-            try:
-                fact_schema(spec, df.columns).validate(df, lazy=True)
-            except pa.errors.SchemaErrors as exc:
-                for row in exc.failure_cases.head(20).iter_rows(named=True):
-                    issue(
-                        "invalid-fact",
-                        f"Table {name}, colonne {row['column']}, règle {row['check']} : {row['failure_case']}",
-                    )
-        out.tables.update(tables)
+            # one sheet per layout: a table given by two sheets would be one sheet's only
+            out.tables[name] = pl.concat([out.tables[name], df], how="diagonal_relaxed") if name in out.tables else df
         # A file may hold several reference years (year columns, a year column): the facts say which
         found = sorted({int(y) for df in tables.values() if "year" in df.columns for y in df["year"].unique().drop_nulls().to_list()})
         for y in found or ([ref_year] if ref_year is not None else []):
@@ -247,6 +271,37 @@ class TabularSource(Source):
         out.coverage = sorted(set(out.coverage) | set(coverage))
 
     # -- hooks for subclasses ---------------------------------------------------------
+    def read_amounts(self, ctx: Context) -> dict[tuple[str, str], pl.Expr]:
+        """Hook: what one raw row gives to each stored measure, ``(table, measure) → expression``
+        (evaluated after :func:`parse_counts`; a cell without a number gives 0).
+
+        The sum of each expression over the file's rows is the « read » side of the ledger.
+        Default: each count column of the mapping feeds its measure (columns feeding the same
+        measure add up). A plugin whose measures are not one column each (a measure computed
+        from several columns, a count split by modalities) overrides it."""
+        out: dict[tuple[str, str], pl.Expr] = {}
+        for c in ctx.mapping.by_role("measure"):
+            if not ctx.has(c.name):
+                continue
+            table = c.table or self._table_of(c.measure)
+            if table is None or c.measure not in self._measures_of(table):
+                continue  # a raw count combined by the plugin (raw_measures): the plugin says what it gives
+            value = parse_measure(c, ctx.mapping)[0].fill_null(0.0)
+            key = (table, c.measure)
+            out[key] = out[key] + value if key in out else value
+        return out
+
+    def derived_measures(self) -> dict[str, str]:
+        """Hook: measures computed from other columns, with how (French), shown in the ledger."""
+        return {}
+
+    def _measures_of(self, table: str) -> list[str]:
+        return next((t.measure_ids for t in self.tables if t.name == table), [])
+
+    def _table_of(self, measure: str) -> str | None:
+        names = [t.name for t in self.tables if measure in t.measure_ids]
+        return names[0] if len(names) == 1 else None
+
     def key_columns(self, ctx: Context) -> list[Derived]:
         """Cleaned key columns ``_k_<name>`` (a cell is unique on them) and other ``_x_`` helpers."""
         return []
@@ -386,7 +441,6 @@ class TabularSource(Source):
                         "Pour lire l'autre, indiquez-la avec --sheet.",
                         sheet=other[4].name,
                         value=other[4].name,
-                        severity="warning",
                     )
         picks.sort(key=lambda c: c[1])  # read in the workbook's order
         return [(c[3], c[4], c[5]) for c in picks]
@@ -577,6 +631,37 @@ class TabularSource(Source):
 
 
 HEADER_ROWS_SCANNED = 60
+
+
+def amount_sums(raw: pl.DataFrame, amounts: dict[tuple[str, str], pl.Expr]) -> dict[tuple[str, str], float]:
+    """Sum of each ledger expression over ``raw`` (one columnar pass)."""
+    if not amounts:
+        return {}
+    keys = list(amounts)
+    if raw.height == 0:
+        return {k: 0.0 for k in keys}
+    row = raw.select([amounts[k].sum().alias(f"_a{i}") for i, k in enumerate(keys)]).row(0)
+    return {k: float(v or 0.0) for k, v in zip(keys, row)}
+
+
+MERGE_REASON = "ajouté à une case sans valeur (s, nd…) en regroupant les anciens codes d'une commune fusionnée"
+
+
+def merge_cells(
+    table: pl.DataFrame, dims: list[str], measures: list[str], out: Extraction, name: str, reason: str = MERGE_REASON
+) -> tuple[pl.DataFrame, int]:
+    """Add up the rows that fall on the same cell once old commune codes are mapped to the
+    current COG (additive counts are summed, never one kept); return the table and the number
+    of rows added into another one. A number added to a cell without one (``s``, ``nd``) has
+    no value either: what that loses is recorded in the ledger, never lost silently."""
+    if table.height == 0 or not table.select(pl.struct(dims).is_duplicated().any()).item():
+        return table, 0
+    summed = sum_cells(table, dims, measures)
+    before = table.select([pl.col(m).sum() for m in measures]).row(0)
+    after = summed.select([pl.col(m).sum() for m in measures]).row(0)
+    for m, b, a in zip(measures, before, after):
+        out.ledger.set_aside(name, m, reason, float(b or 0.0) - float(a or 0.0))
+    return summed, table.height - summed.height
 
 
 def _lazy_select(expr: pl.Expr) -> Callable[[Any], pl.LazyFrame]:

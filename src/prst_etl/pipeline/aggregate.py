@@ -256,14 +256,6 @@ def fingerprint(level: str, perimeter_ids: list[int]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def part_level(wh: Warehouse, path: str) -> str:
-    """Geographic level of a fact part (read from the file: one workbook may give sheets at different levels)."""
-    levels = pl.scan_parquet(wh.abs(path)).select(pl.col("geo_level").unique()).collect()["geo_level"].to_list()
-    if len(levels) != 1:
-        raise ValueError(f"{path}: expected one geographic level, found {levels}")
-    return str(levels[0])
-
-
 def plan(wh: Warehouse, years: list[int] | None = None, source_ids: list[str] | None = None) -> list[dict[str, object]]:
     """Aggregated files missing for the current loads (what ``aggregate`` would compute)."""
     sources = all_sources()
@@ -275,9 +267,8 @@ def plan(wh: Warehouse, years: list[int] | None = None, source_ids: list[str] | 
     if source_ids:
         cur = cur.filter(pl.col("source").is_in(source_ids))
     loads = wh.query("SELECT load_id, coverage FROM loads")
-    cur = cur.join(loads, on="load_id", how="left").with_columns(
-        pl.Series("geo_level", [part_level(wh, p) for p in cur["path"]], dtype=pl.String)
-    )
+    # the level of each part is in the catalogue (one workbook may give sheets at different levels)
+    cur = cur.join(loads, on="load_id", how="left").with_columns(wh.part_levels(cur))
     have = {
         (r["load_id"], r["table_name"], r["year"], r["geo_level"], r["fingerprint"])
         for r in wh.query("SELECT load_id, table_name, year, geo_level, fingerprint FROM aggregates").iter_rows(named=True)

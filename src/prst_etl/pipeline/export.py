@@ -526,11 +526,9 @@ def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.D
 def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> list[str]:
     """Explain, per source, why a level has nothing (never derived from a coarser level)."""
     notes = []
-    from prst_etl.pipeline.aggregate import part_level
-
     loads = wh.query("SELECT load_id, coverage FROM loads")
     cur = wh.current_parts().join(loads, on="load_id")
-    cur = cur.with_columns(pl.Series("geo_level", [part_level(wh, p) for p in cur["path"]], dtype=pl.String))
+    cur = cur.with_columns(wh.part_levels(cur))  # from the catalogue, not from the files
     if years:
         cur = cur.filter(pl.col("year").is_in(years))
     registry = all_sources()

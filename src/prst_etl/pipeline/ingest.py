@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prst_etl import __version__
+from prst_etl.errors import PrstError
 from prst_etl.report import Report
 from prst_etl.sources import get_source
 from prst_etl.warehouse import _now, _user, fault, open_warehouse
@@ -192,8 +193,11 @@ def ingest(
         parts = []
         for table, df in ext.tables.items():
             for (yr,), part in df.partition_by("year", as_dict=True, maintain_order=True).items():
+                levels = part["geo_level"].unique().to_list()
+                if len(levels) != 1:
+                    raise PrstError(f"Table {table} {yr} : un seul niveau géographique attendu par table et par année, trouvé {levels}.")
                 rel, n = wh.write_part(source_id, table, int(yr), load_id, part)
-                parts.append({"source": source_id, "table_name": table, "year": int(yr), "path": rel, "n_rows": n})
+                parts.append({"source": source_id, "table_name": table, "year": int(yr), "path": rel, "n_rows": n, "geo_level": levels[0]})
         fault("after-data-write")
         step("enregistrement du chargement")
         st = ext.stats
@@ -222,6 +226,9 @@ def ingest(
                 "note": note,
             },
             parts,
+            findings=[i.to_dict() for i in report.issues],
+            ledger=report.accounting,
+            moves=report.moves,
         )
         report.load_id = load_id
         report.supersedes = replaced

@@ -165,6 +165,70 @@ def _m3(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE release_loads (name VARCHAR NOT NULL, load_id INTEGER NOT NULL, PRIMARY KEY (name, load_id))")
 
 
+@migration(4, "load_parts.geo_level; findings, ledger and commune moves of each load")
+def _m4(con: duckdb.DuckDBPyConnection) -> None:
+    con.execute("ALTER TABLE load_parts ADD COLUMN geo_level VARCHAR")
+    # Backfill: the geographic level of each existing part, read once from its file
+    # (one workbook may give sheets at different levels, so it is per part, not per load).
+    db = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    root = Path(db[0][0]).parent if db and db[0][0] else None
+    parts = con.execute("SELECT load_id, table_name, year, path FROM load_parts").fetchall()
+    for load_id, table, year, rel in parts:
+        path = None if root is None else root / rel
+        if path is None or not path.exists():
+            continue  # a missing file keeps a null level: readers fall back to the file, and say so if it is gone
+        levels = pl.scan_parquet(path).select(pl.col("geo_level").unique()).collect()["geo_level"].to_list()
+        if len(levels) == 1:
+            con.execute(
+                "UPDATE load_parts SET geo_level = ? WHERE load_id = ? AND table_name = ? AND year = ?",
+                [levels[0], load_id, table, year],
+            )
+    con.execute(
+        """
+        CREATE TABLE load_findings (
+            load_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            code VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            sheet VARCHAR,
+            file_row INTEGER,
+            file_column VARCHAR,
+            cell_value VARCHAR,
+            message VARCHAR NOT NULL,
+            PRIMARY KEY (load_id, seq)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE load_ledger (
+            load_id INTEGER NOT NULL,
+            table_name VARCHAR NOT NULL,
+            measure VARCHAR NOT NULL,
+            amount_read DOUBLE NOT NULL,
+            set_aside VARCHAR NOT NULL,     -- JSON: {reason: amount}
+            amount_stored DOUBLE NOT NULL,
+            derived VARCHAR,
+            PRIMARY KEY (load_id, table_name, measure)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE load_moves (
+            load_id INTEGER NOT NULL,
+            old_code VARCHAR NOT NULL,
+            new_code VARCHAR NOT NULL,
+            old_zone VARCHAR,
+            new_zone VARCHAR,
+            n_rows BIGINT NOT NULL,
+            counts VARCHAR NOT NULL,        -- JSON: {measure: amount moved}
+            PRIMARY KEY (load_id, old_code)
+        )
+        """
+    )
+
+
 def _now() -> datetime:
     """Current time in UTC, naive (stored as TIMESTAMP: no time-zone library needed to read it)."""
     return datetime.now(timezone.utc).replace(tzinfo=None)
@@ -388,6 +452,55 @@ class Warehouse:
         restored = sorted(set(after["load_id"].to_list()) - set(before["load_id"].to_list()))
         return {"load_id": load_id, "event_id": event, "restored": restored, "releases": needed}
 
+    def part_levels(self, parts: pl.DataFrame) -> pl.Series:
+        """Geographic level of each part of ``parts`` (rows of ``load_parts``): the catalogue's
+        ``geo_level``; only a part the catalogue does not know the level of is read from its file."""
+        known = parts["geo_level"] if "geo_level" in parts.columns else pl.Series([None] * parts.height, dtype=pl.String)
+        out = []
+        for level, rel in zip(known.to_list(), parts["path"].to_list()):
+            if level is None:
+                path = self.abs(rel)
+                if not path.exists():
+                    raise WarehouseError(
+                        f"Fichier de faits manquant dans l'entrepôt : « {rel} ».",
+                        hint="L'entrepôt a été modifié à la main : restaurez le fichier, ou annulez le chargement (prst loads revert).",
+                    )
+                levels = pl.scan_parquet(path).select(pl.col("geo_level").unique()).collect()["geo_level"].to_list()
+                if len(levels) != 1:
+                    raise WarehouseError(f"{rel} : un seul niveau géographique attendu, trouvé {levels}.")
+                level = levels[0]
+            out.append(level)
+        return pl.Series("geo_level", out, dtype=pl.String)
+
+    def load_detail(self, load_id: int) -> dict[str, Any]:
+        """One load with its parts, findings (warnings of an accepted file), measure ledger and commune moves."""
+        import json
+
+        from prst_etl.errors import UsageError
+
+        rows = self.query("SELECT * FROM loads WHERE load_id = ?", [load_id])
+        if rows.height == 0:
+            raise UsageError(f"Chargement n° {load_id} inconnu.", hint="Voir « prst loads ».")
+        load = self.loads().filter(pl.col("load_id") == load_id).to_dicts()[0]
+        parts = self.query("SELECT table_name, year, geo_level, n_rows, path FROM load_parts WHERE load_id = ? ORDER BY table_name, year", [load_id])
+        findings = self.query(
+            "SELECT code, severity, sheet, file_row AS row, file_column AS column, cell_value AS value, message "
+            "FROM load_findings WHERE load_id = ? ORDER BY seq", [load_id]
+        )  # fmt: skip
+        ledger = self.query(
+            "SELECT table_name AS table, measure, amount_read AS read, set_aside, amount_stored AS stored, derived "
+            "FROM load_ledger WHERE load_id = ? ORDER BY table_name, measure", [load_id]
+        ).to_dicts()  # fmt: skip
+        for f in ledger:
+            f["set_aside"] = json.loads(f["set_aside"])
+        moves = self.query(
+            "SELECT old_code, new_code, old_zone, new_zone, n_rows AS rows, counts FROM load_moves WHERE load_id = ? ORDER BY old_code",
+            [load_id],
+        ).to_dicts()
+        for m in moves:
+            m["counts"] = json.loads(m["counts"])
+        return {"load": load, "parts": parts.to_dicts(), "findings": findings.to_dicts(), "ledger": ledger, "moves": moves}
+
     def scan_facts(self, source: str, table: str, years: list[int] | None = None) -> pl.LazyFrame | None:
         """Current facts of one source table (all years, or the given ones)."""
         parts = self.current_parts().filter((pl.col("source") == source) & (pl.col("table_name") == table))
@@ -429,8 +542,19 @@ class Warehouse:
         os.replace(tmp, final)
         return self.rel(final), df.height
 
-    def record_load(self, load: dict[str, Any], parts: list[dict[str, Any]]) -> None:
-        """Commit a load in one transaction: the load, its parts and its event."""
+    def record_load(
+        self,
+        load: dict[str, Any],
+        parts: list[dict[str, Any]],
+        *,
+        findings: list[dict[str, Any]] | None = None,
+        ledger: list[dict[str, Any]] | None = None,
+        moves: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Commit a load in one transaction: the load, its parts (with their geographic level), its
+        findings (warnings of an accepted file), its measure ledger, its commune moves and its event."""
+        import json
+
         fault("before-commit")
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -438,11 +562,29 @@ class Warehouse:
             self.con.execute(
                 f"INSERT INTO loads ({cols}) VALUES ({', '.join('?' for _ in load)})", list(load.values())
             )
+            lid = load["load_id"]
             for p in parts:
                 self.con.execute(
-                    "INSERT INTO load_parts (load_id, source, table_name, year, path, n_rows) VALUES (?, ?, ?, ?, ?, ?)",
-                    [load["load_id"], p["source"], p["table_name"], p["year"], p["path"], p["n_rows"]],
+                    "INSERT INTO load_parts (load_id, source, table_name, year, path, n_rows, geo_level) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [lid, p["source"], p["table_name"], p["year"], p["path"], p["n_rows"], p.get("geo_level")],
                 )
+            for i, f in enumerate(findings or []):
+                self.con.execute(
+                    "INSERT INTO load_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [lid, i, f["code"], f["severity"], f.get("sheet"), f.get("row"), f.get("column"), f.get("value"), f["message"]],
+                )
+            for f in ledger or []:
+                self.con.execute(
+                    "INSERT INTO load_ledger VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [lid, f["table"], f["measure"], f["read"], json.dumps(f["set_aside"], ensure_ascii=False), f["stored"] or 0.0,
+                     f.get("derived") or None],
+                )  # fmt: skip
+            for m in moves or []:
+                self.con.execute(
+                    "INSERT INTO load_moves VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [lid, m["old_code"], m["new_code"], m.get("old_zone"), m.get("new_zone"), m["rows"],
+                     json.dumps(m.get("counts", {}), ensure_ascii=False)],
+                )  # fmt: skip
             self.con.execute(
                 "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'load', ?, ?, ?, ?)",
                 [self.next_id("events", "event_id"), load["load_id"], load["created_at"], load.get("user_name"), load.get("note")],
@@ -589,6 +731,12 @@ def open_warehouse(
                 if not readme.exists():
                     readme.write_text(_README, encoding="utf-8")
             wh = Warehouse(root, con, writable=write)
+            if not write and wh.format_version() > MIGRATIONS[-1].version:
+                raise WarehouseError(
+                    f"L'entrepôt « {root} » est au format {wh.format_version()}, plus récent que celui de cette version "
+                    f"de prst ({MIGRATIONS[-1].version}) : il ne peut pas être lu sans risque d'erreur.",
+                    hint="Mettez prst à jour (pip install -U prst-etl).",
+                )
             if not write and wh.format_version() < MIGRATIONS[-1].version:
                 # an older warehouse: reading it needs its migrations, which only a writer applies
                 con.close()

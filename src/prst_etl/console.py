@@ -156,11 +156,12 @@ def render_moves(moves: list[dict], c: Console | None = None) -> None:  # type: 
         title="Communes fusionnées : lignes comptées dans la zone d'emploi du chef-lieu de la commune nouvelle",
         title_justify="left",
     )
-    for col in ("Ancien code", "Commune nouvelle", "Zone de l'ancienne commune", "Zone comptée", "Lignes", "Comptages déplacés"):
+    for col in ("Table", "Ancien code", "Commune nouvelle", "Zone de l'ancienne commune", "Zone comptée", "Lignes", "Comptages déplacés"):
         t.add_column(col, overflow="fold")
     for m in moves:
         counts = ", ".join(f"{k} {fmt_num(v)}" for k, v in m.get("counts", {}).items())
-        t.add_row(m["old_code"], m["new_code"], m.get("old_zone") or "", m.get("new_zone") or "", fmt_int(m["rows"]), counts)
+        t.add_row(m.get("table", ""), m["old_code"], m["new_code"], m.get("old_zone") or "", m.get("new_zone") or "",
+                  fmt_int(m["rows"]), counts)  # fmt: skip
     c.print(t)
 
 

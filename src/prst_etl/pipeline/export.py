@@ -98,6 +98,39 @@ def _coverage(wh: Warehouse, level: str, parts: pl.DataFrame) -> pl.DataFrame:
     return pl.concat(out, how="vertical_relaxed")
 
 
+def _moved_communes_coverage(df: pl.DataFrame, moves: pl.DataFrame | None, table: str) -> pl.DataFrame:
+    """A zone d'emploi whose figures include (or lack) rows of old communes counted with their
+    commune nouvelle in the zone of its chef-lieu says so in ``coverage``."""
+    if moves is None or moves.height == 0:
+        return df
+    m = moves.filter(pl.col("table_name") == table)
+    if m.height == 0:
+        return df
+    olds = pl.col("old_code").sort().str.join(", ")
+    gained = m.group_by("source", "year", "new_zone", "old_zone", "new_code").agg(olds.alias("olds")).select(
+        "source", "year", pl.col("new_zone").alias("geo_code"),
+        (pl.lit("comprend les lignes des anciennes communes ") + pl.col("olds") + " (zone " + pl.col("old_zone")
+         + "), comptées avec la commune nouvelle " + pl.col("new_code") + " dans la zone de son chef-lieu").alias("note"),
+    )  # fmt: skip
+    lost = m.group_by("source", "year", "old_zone", "new_zone", "new_code").agg(olds.alias("olds")).select(
+        "source", "year", pl.col("old_zone").alias("geo_code"),
+        (pl.lit("sans les lignes des anciennes communes ") + pl.col("olds") + ", comptées dans la zone " + pl.col("new_zone")
+         + " avec la commune nouvelle " + pl.col("new_code")).alias("note"),
+    )  # fmt: skip
+    notes = pl.concat([gained, lost]).with_columns(pl.col("year").cast(pl.Int32))
+    j = df.with_row_index("_r").join(notes, on=["year", "geo_code"], how="inner")
+    j = j.filter(pl.col("sources").str.split("+").list.contains(pl.col("source")))
+    per_row = j.group_by("_r").agg(pl.col("note").unique().sort().str.join(" ; ").alias("_note"))
+    return (
+        df.with_row_index("_r")
+        .join(per_row, on="_r", how="left")
+        .with_columns(
+            pl.when(pl.col("_note").is_not_null()).then(pl.col("coverage") + " ; " + pl.col("_note")).otherwise(pl.col("coverage")).alias("coverage")
+        )
+        .drop("_r", "_note")
+    )
+
+
 def _combine(frames: list[pl.DataFrame], dims: list[str], measures: list[str], cov: pl.DataFrame) -> pl.DataFrame:
     """Cells of the sources of one series: a source covering the whole territory alone, else the sum of the parts."""
     df = pl.concat(frames, how="diagonal_relaxed")
@@ -350,6 +383,7 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
         df = df.filter(pl.col("sector_level").is_in(sector_levels)).collect()
         groups.setdefault((src.series or r["source"], r["table_name"]), []).append((r["source"], df))
     cov = _coverage(wh, level, parts) if parts.height else None
+    moves = wh.current_moves() if level == "zone-emploi" else None
     tables = []
     for (series, table), frames in sorted(groups.items()):
         spec = registry[frames[0][0]]().table(table)
@@ -357,6 +391,8 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
         combined = _combine(
             [f.with_columns(pl.lit(s).alias("source")) for s, f in frames], dims, spec.measure_ids, cov  # type: ignore[arg-type]
         )
+        if level == "zone-emploi":
+            combined = _moved_communes_coverage(combined, moves, table)
         tables.append((combined, spec, dims, series))
     return LevelData(level, tables, extras, geography_labels(wh, level, years), notes)
 

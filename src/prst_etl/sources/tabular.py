@@ -108,6 +108,8 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
     year_column: str | None = None
     """Mapped column of kind ``year`` (a file giving several years), parsed into ``_k_year``."""
+    issue: Any = None
+    """The :class:`~prst_etl.sources.readers.IssueFactory` of the file (findings of a plugin's normalise)."""
     amounts: dict[tuple[str, str], pl.Expr] = field(default_factory=dict)
     """What a raw row gives to each stored measure ``(table, measure)``: see
     :meth:`TabularSource.read_amounts`."""
@@ -228,7 +230,9 @@ class TabularSource(Source):
         raw = raw.drop(labels)
 
         # Validate the raw table
-        ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present, year_column=year_col)
+        ctx = Context(
+            path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present, year_column=year_col, issue=issue
+        )
         measures = [c.name for c in mapping.by_role("measure") if ctx.has(c.name)]
         year_key = [Derived(KEY_PREFIX + "year", year_col, year_expr)] if year_col else []
         raw = add_derived(parse_counts(raw, measures), year_key + self.key_columns(ctx))
@@ -662,6 +666,51 @@ def merge_cells(
     for m, b, a in zip(measures, before, after):
         out.ledger.set_aside(name, m, reason, float(b or 0.0) - float(a or 0.0))
     return summed, table.height - summed.height
+
+
+def record_zone_moves(
+    out: Extraction,
+    ctx: Context,
+    frame: pl.DataFrame,
+    table: str | tuple[str, ...],
+    counts: dict[str, pl.Expr],
+    *,
+    old: str = KEY_PREFIX + "geo",
+    new: str = "geo_code",
+    column: str = "commune",
+) -> None:
+    """Say which rows given under an old commune code are counted in another zone d'emploi than
+    that old commune's (a commune nouvelle belongs to the zone of its chef-lieu): one ``geo-moved``
+    warning per old code, and ``out.moves`` (old code, new code, both zones, rows, ``counts`` moved).
+    ``table``: the fact table(s) the rows go to (the MP layout gives ``mp`` and ``mp_effectifs``)."""
+    from prst_etl.reference import geography
+
+    tables = (table,) if isinstance(table, str) else tuple(table)
+    table = tables[0]
+    moves = geography.zone_moves(frame[old], frame[new])
+    if moves.height == 0:
+        return
+    sub = frame.filter(pl.col(old).is_in(moves["old_code"].implode()))
+    agg = sub.group_by(old).agg(
+        pl.len().alias("_rows"), pl.col(ROW).min().alias("_first"), *[e.sum().alias(k) for k, e in counts.items()]
+    )
+    header = ctx.mapping.column(column).headers[0] if ctx.has(column) else column
+    for m in moves.join(agg, left_on="old_code", right_on=old).sort("old_code").iter_rows(named=True):
+        moved = {k: float(m[k] or 0.0) for k in counts}
+        out.moves.append(
+            {"table": table, "tables": list(tables), "old_code": m["old_code"], "new_code": m["new_code"], "old_zone": m["old_zone"],
+             "new_zone": m["new_zone"], "rows": int(m["_rows"]), "counts": moved}
+        )  # fmt: skip
+        what = ", ".join(f"{k} {v:,.0f}".replace(",", "\u202f") for k, v in moved.items())
+        ctx.issue(
+            "geo-moved",
+            f"Table {table} : {m['_rows']} ligne(s) de l'ancienne commune {m['old_code']} (zone d'emploi {m['old_zone']}) "
+            f"comptée(s) dans la commune nouvelle {m['new_code']}, zone d'emploi {m['new_zone']} (celle de son chef-lieu)"
+            + (f" : {what}." if what else "."),
+            row=int(m["_first"]),
+            column=header,
+            value=m["old_code"],
+        )
 
 
 def _lazy_select(expr: pl.Expr) -> Callable[[Any], pl.LazyFrame]:

@@ -217,13 +217,14 @@ def _m4(con: duckdb.DuckDBPyConnection) -> None:
         """
         CREATE TABLE load_moves (
             load_id INTEGER NOT NULL,
+            table_name VARCHAR NOT NULL,
             old_code VARCHAR NOT NULL,
             new_code VARCHAR NOT NULL,
             old_zone VARCHAR,
             new_zone VARCHAR,
             n_rows BIGINT NOT NULL,
             counts VARCHAR NOT NULL,        -- JSON: {measure: amount moved}
-            PRIMARY KEY (load_id, old_code)
+            PRIMARY KEY (load_id, table_name, old_code)
         )
         """
     )
@@ -472,6 +473,13 @@ class Warehouse:
             out.append(level)
         return pl.Series("geo_level", out, dtype=pl.String)
 
+    def current_moves(self) -> pl.DataFrame:
+        """Commune moves of the current loads: ``source, table_name, year, old_code, new_code, old_zone, new_zone``
+        (rows given under an old commune code, counted in the zone d'emploi of its new commune)."""
+        cur = self.current_parts().select("load_id", "source", "table_name", "year")
+        moves = self.query("SELECT load_id, table_name, old_code, new_code, old_zone, new_zone FROM load_moves")
+        return cur.join(moves, on=["load_id", "table_name"], how="inner").drop("load_id")
+
     def load_detail(self, load_id: int) -> dict[str, Any]:
         """One load with its parts, findings (warnings of an accepted file), measure ledger and commune moves."""
         import json
@@ -494,7 +502,9 @@ class Warehouse:
         for f in ledger:
             f["set_aside"] = json.loads(f["set_aside"])
         moves = self.query(
-            "SELECT old_code, new_code, old_zone, new_zone, n_rows AS rows, counts FROM load_moves WHERE load_id = ? ORDER BY old_code",
+            "SELECT string_agg(table_name, ', ' ORDER BY table_name) AS table, old_code, new_code, old_zone, new_zone, "
+            "n_rows AS rows, counts FROM load_moves WHERE load_id = ? "
+            "GROUP BY old_code, new_code, old_zone, new_zone, n_rows, counts ORDER BY 1, old_code",
             [load_id],
         ).to_dicts()
         for m in moves:
@@ -580,11 +590,12 @@ class Warehouse:
                      f.get("derived") or None],
                 )  # fmt: skip
             for m in moves or []:
-                self.con.execute(
-                    "INSERT INTO load_moves VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    [lid, m["old_code"], m["new_code"], m.get("old_zone"), m.get("new_zone"), m["rows"],
-                     json.dumps(m.get("counts", {}), ensure_ascii=False)],
-                )  # fmt: skip
+                for table in m.get("tables") or [m["table"]]:  # the rows of one sheet may go to several tables
+                    self.con.execute(
+                        "INSERT INTO load_moves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [lid, table, m["old_code"], m["new_code"], m.get("old_zone"), m.get("new_zone"), m["rows"],
+                         json.dumps(m.get("counts", {}), ensure_ascii=False)],
+                    )  # fmt: skip
             self.con.execute(
                 "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'load', ?, ?, ?, ?)",
                 [self.next_id("events", "event_id"), load["load_id"], load["created_at"], load.get("user_name"), load.get("note")],

@@ -55,6 +55,7 @@ from prst_etl.sources.tabular import (
     measure_checks,
     merge_cells,
     parse_measure,
+    record_zone_moves,
 )
 
 AT_MEASURES = (
@@ -179,6 +180,9 @@ MP_EFFECTIFS_TABLE = TableSpec(
     ("ctn",),
 )
 LAYOUT_TABLES = {"at": ("at",), "trajet": ("trajet",), "mp": ("mp", "mp_effectifs")}
+HEADLINE = {"at": ("salaries", "at_1er_reglement"), "trajet": ("trajet_salaries", "trajet_1er_reglement"), "mp": ("mp_1er_reglement",)}
+"""Counts a report shows for rows that move to another zone d'emploi (the effectifs of the MP
+layout are repeated on its rows: summing them would say nothing)."""
 
 
 class AtWorkbook(TabularSource):
@@ -449,6 +453,13 @@ class AtWorkbook(TabularSource):
 
     def normalise(self, raw: pl.DataFrame, ctx: Context, out: Extraction):
         df, level, coverage = self.geo_keys(raw, ctx)
+        if level == "commune":
+            counts = {}
+            for m in HEADLINE[self.layout_of(ctx)]:
+                col = self._column_of(ctx.mapping, m)
+                if col is not None and ctx.has(col.name):
+                    counts[m] = parse_measure(col, ctx.mapping)[0].fill_null(0.0)
+            record_zone_moves(out, ctx, df, LAYOUT_TABLES[self.layout_of(ctx)], counts)
         keys = df.select(
             pl.lit(ctx.year, dtype=pl.Int32).alias("year"),
             "geo_level",

@@ -60,6 +60,7 @@ from prst_etl.sources.tabular import (
     parse_counts,
     merge_cells,
     parse_measure,
+    record_zone_moves,
 )
 
 
@@ -205,6 +206,7 @@ class InseeRp(TabularSource):
     def normalise(self, raw: pl.DataFrame, ctx: Context, out: Extraction):
         df, coverage, merged = commune_geo(raw)
         nb_value, nb_status = parse_measure(ctx.mapping.column("nb"), ctx.mapping, alias="nb")
+        record_zone_moves(out, ctx, df, "rp", {"population": self.read_amounts(ctx)[("rp", "population")]})
         measures = ctx.mapping.options.get("measures", {})
         spec = self.table("rp")
         exprs: list[pl.Expr] = []

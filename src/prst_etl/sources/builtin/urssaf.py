@@ -46,6 +46,7 @@ from prst_etl.sources.tabular import (
     measure_checks,
     merge_cells,
     parse_measure,
+    record_zone_moves,
 )
 
 YEAR = "{année}"
@@ -204,6 +205,9 @@ class UrssafExtract(TabularSource):
             raw = drop_given_totals(raw, [KEY_PREFIX + "size"], out, ctx)
         df, coverage, merged = commune_geo(raw)
         spec = self.tables[0]
+        counts = {f"{c.measure} {year_of(c)}": parse_measure(c, ctx.mapping)[0].fill_null(0.0)
+                  for c in ctx.mapping.by_role("measure") if ctx.has(c.name) and year_of(c) in self.years_of(ctx)}  # fmt: skip
+        record_zone_moves(out, ctx, df, spec.name, counts)
         extra = [pl.col(KEY_PREFIX + "size").alias("size_band")] if self.size_column else []
         parts = []
         for year in self.years_of(ctx):

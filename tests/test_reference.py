@@ -143,7 +143,7 @@ def test_provenance_names_every_data_file() -> None:
     root = files("prst_etl.reference")
     text = root.joinpath("PROVENANCE.md").read_text(encoding="utf-8")
     names = [p.name for p in root.joinpath("data").iterdir() if p.name.endswith(".csv")]
-    assert len(names) == 11
+    assert len(names) == 12
     for name in names:
         assert f"`{name}`" in text
     for publisher in ["Insee", "Etalab", "Licence Ouverte", "Assurance Maladie"]:

@@ -45,6 +45,9 @@ from prst_etl.warehouse import Warehouse, fault, open_warehouse
 AGG_VERSION = "1"
 """Bump when the aggregation rules change: every aggregate is then recomputed."""
 
+GROUPED_CUBE_ROWS = 200_000
+"""Fact rows from which a part's own-level cube is built by groups of places (see :func:`write_cube`)."""
+
 Progress = Callable[[str], None]
 
 
@@ -100,11 +103,12 @@ def write_cube(
 
     A part's own level (communes, most often) gives the largest cube, and its cells never mix
     two places: it is built by groups of places (their first two characters: a département),
-    each streamed to disk, then joined into one file — the memory of one group, not of all."""
+    each streamed to disk, then joined into one file — the memory of one group, not of all.
+    A small part is built at once: a file per group costs more than it saves."""
     opts = {"compression": "zstd", "statistics": True, "engine": "streaming"}
     meta = part_meta(facts) if from_level == to_level else None
     groups = sorted({c[:2] for c in meta["geo_code"][0].to_list()}) if meta is not None else []
-    if len(groups) < 2:
+    if len(groups) < 2 or facts.select(pl.len()).collect().item() < GROUPED_CUBE_ROWS:
         cube(facts, spec, from_level, to_level, spsti, meta).sink_parquet(path, **opts)
         return
     chunks = []

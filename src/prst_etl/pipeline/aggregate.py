@@ -97,7 +97,13 @@ def part_meta(facts: pl.LazyFrame) -> pl.DataFrame:
 
 
 def write_cube(
-    facts: pl.LazyFrame, spec: TableSpec, from_level: str, to_level: str, spsti: pl.DataFrame, path: Path
+    facts: pl.LazyFrame,
+    spec: TableSpec,
+    from_level: str,
+    to_level: str,
+    spsti: pl.DataFrame,
+    path: Path,
+    grouped_from: int = GROUPED_CUBE_ROWS,
 ) -> None:
     """Stream the cube of a part at one level into ``path``.
 
@@ -108,7 +114,7 @@ def write_cube(
     opts = {"compression": "zstd", "statistics": True, "engine": "streaming"}
     meta = part_meta(facts) if from_level == to_level else None
     groups = sorted({c[:2] for c in meta["geo_code"][0].to_list()}) if meta is not None else []
-    if len(groups) < 2 or facts.select(pl.len()).collect().item() < GROUPED_CUBE_ROWS:
+    if len(groups) < 2 or facts.select(pl.len()).collect().item() < grouped_from:
         cube(facts, spec, from_level, to_level, spsti, meta).sink_parquet(path, **opts)
         return
     chunks = []

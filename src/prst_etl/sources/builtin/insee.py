@@ -280,6 +280,8 @@ class InseeEstimations(TabularSource):
         sheet: str | None = None,
         mapping_version: str | None = None,
     ) -> Extraction:
+        import pandera.polars as pa
+
         issue = IssueFactory(self.id, path.name)
         out = Extraction(source_id=self.id, mapping=None)
         out.issues = issue.issues

@@ -36,7 +36,7 @@ from prst_etl.pipeline.aggregate import aggregate, current_aggregates, plan
 from prst_etl.pipeline.combine import combine, coverage, measure_rows, moved_communes_coverage, table_measures
 from prst_etl.pipeline.rates import rate
 from prst_etl.pipeline.secret import secret_pattern
-from prst_etl.pipeline.write import EXCEL_MAX_ROWS, audit_path, default_path, restricted_name, write_chunks, write_frame
+from prst_etl.pipeline.write import EXCEL_MAX_ROWS, audit_path, check_output, default_path, restricted_name, write_chunks, write_frame
 from prst_etl.reference import geography, sectors
 from prst_etl.sources import all_sources
 from prst_etl.warehouse import Warehouse, open_warehouse
@@ -254,6 +254,22 @@ def _empty(extras: list[str]) -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
+def _check_years(warehouse, years: list[int], as_of: str | None) -> None:  # type: ignore[no-untyped-def]
+    """An export of years the warehouse has no data for is refused, naming the years it has."""
+    registry = all_sources()
+    with open_warehouse(warehouse, as_of=as_of) as wh:
+        cur = wh.current_parts()
+    data = cur.filter(pl.col("source").is_in([s for s, c in registry.items() if not c.reference]))
+    have = sorted(set(data["year"].to_list()))
+    missing = [y for y in years if y not in have]
+    if missing:
+        raise UsageError(
+            f"Aucune donnée pour l'année {', '.join(map(str, missing))} dans l'entrepôt"
+            + (f" (état « {as_of} »)" if as_of else "") + " : rien n'a été écrit.",
+            hint=("Années disponibles : " + ", ".join(map(str, have))) if have else "L'entrepôt ne contient encore aucune donnée.",
+        )
+
+
 def _refresh(warehouse, years, as_of, progress) -> int:  # type: ignore[no-untyped-def]
     """Bring stale aggregates up to date (needs the write lock); the number of files computed."""
     with open_warehouse(warehouse, as_of=as_of) as wh:
@@ -336,6 +352,10 @@ def export(
                 "ses cases servent aux équations du secret mais sont trop petites pour être diffusées.",
                 hint="Pour un usage interne : --no-secret (fichier « diffusion-restreinte »).",
             )
+    if output is not None:
+        check_output(Path(output))
+    if years:
+        _check_years(warehouse, years, as_of)
     refreshed = _refresh(warehouse, years, as_of, progress)
     if keep_pattern:
         refreshed += _refresh(warehouse, None, keep_pattern, progress)

@@ -190,14 +190,20 @@ def ingest(
         # Write the data files, then record the load in one transaction
         step("écriture des fichiers Parquet")
         load_id = wh.next_id("loads", "load_id")
-        parts = []
-        for table, df in ext.tables.items():
-            for (yr,), part in df.partition_by("year", as_dict=True, maintain_order=True).items():
-                levels = part["geo_level"].unique().to_list()
-                if len(levels) != 1:
-                    raise PrstError(f"Table {table} {yr} : un seul niveau géographique attendu par table et par année, trouvé {levels}.")
-                rel, n = wh.write_part(source_id, table, int(yr), load_id, part)
-                parts.append({"source": source_id, "table_name": table, "year": int(yr), "path": rel, "n_rows": n, "geo_level": levels[0]})
+        parts: list[dict[str, object]] = []
+        try:
+            for table, df in ext.tables.items():
+                for (yr,), part in df.partition_by("year", as_dict=True, maintain_order=True).items():
+                    levels = part["geo_level"].unique().to_list()
+                    if len(levels) != 1:
+                        raise PrstError(f"Table {table} {yr} : un seul niveau géographique attendu par table et par année, trouvé {levels}.")
+                    rel, n = wh.write_part(source_id, table, int(yr), load_id, part)
+                    parts.append({"source": source_id, "table_name": table, "year": int(yr), "path": rel, "n_rows": n, "geo_level": levels[0]})
+        except Exception:
+            # a full disk, a permission…: the parts already written are removed (never referenced anyway)
+            for p in parts:
+                wh.abs(str(p["path"])).unlink(missing_ok=True)
+            raise
         fault("after-data-write")
         step("enregistrement du chargement")
         st = ext.stats

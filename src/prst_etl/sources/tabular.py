@@ -42,7 +42,16 @@ from prst_etl.errors import Issue
 from prst_etl.model.facts import drop_empty_status, status_col
 from prst_etl.model.rollup import sum_cells  # noqa: F401  (re-exported for plugins)
 from prst_etl.sources.mapping import ColumnSpec, Mapping
-from prst_etl.sources.readers import ROW, IssueFactory, Sheet, Workbook, find_header, norm_header, open_table_file
+from prst_etl.sources.readers import (
+    FORMULA_ERROR_PATTERN,
+    ROW,
+    IssueFactory,
+    Sheet,
+    Workbook,
+    find_header,
+    norm_header,
+    open_table_file,
+)
 from prst_etl.sources.base import Extraction, Source
 
 MAX_SHOWN_VALUE = 60
@@ -167,15 +176,59 @@ class TabularSource(Source):
                 out.sheet = ", ".join(sh.name for _, sh, _ in picks)
             if not out.ok:
                 out.tables = {}
+                self._suggest_source(wb, issue, sheet)
             return out
 
         # Pick the sheet, the mapping version and the header row
         picked = self._pick_layout(wb, sheet, mapping_version, issue)
         if picked is None:
+            self._suggest_source(wb, issue, sheet)
             return out
         mapping, sh, header = picked
         self._read_table(wb, path, mapping, sh, header, year, out, issue)
+        self._suggest_source(wb, issue, sheet)
         return out
+
+    def _suggest_source(self, wb: Workbook, issue: IssueFactory, sheet: str | None = None) -> None:
+        """A file whose header this source does not know, but another source reads as is: say which
+        (only when no sheet of the file, or of ``--sheet``, has this source's own layout)."""
+        layout_codes = {"header-not-found", "missing-column", "unexpected-column"}
+        if not any(i.code in layout_codes and i.severity == "error" for i in issue.issues):
+            return
+        from prst_etl.sources import all_sources
+
+        def reads(src: TabularSource) -> str | None:
+            """The sheet of the workbook whose header one of ``src``'s mappings matches exactly."""
+            for m in reversed(src.mappings()):
+                for name in m.candidate_sheets(wb.sheet_names, sheet):
+                    try:
+                        sh = wb.head(name)
+                    except Exception:  # a sheet calamine cannot read says so elsewhere
+                        continue
+                    header = find_header(sh, src.layout_for_sheet(m, sh).aliases())
+                    if header is None:
+                        continue
+                    found = set(header.columns.values())
+                    complete = {c.name for c in m.columns if c.required} <= found and not header.unexpected
+                    if complete and src.check_column_set(m, found, header.excel_row, IssueFactory(src.id, "")):
+                        return name
+            return None
+
+        if reads(self) is not None:
+            return  # the file has this source's layout (the problem is elsewhere: a sheet, a column)
+        for sid, cls in all_sources().items():
+            if sid == self.id or not issubclass(cls, TabularSource):
+                continue
+            name = reads(cls())
+            if name is not None:
+                issue(
+                    "wrong-source",
+                    f"Ce fichier a le format de la source « {sid} » ({cls.provider} : {cls.title}), pas celui de "
+                    f"« {self.id} ». Relancez : prst ingest {sid} {wb.path.name}",
+                    value=sid,
+                    sheet=name if wb.kind == "excel" else None,
+                )
+                return
 
     def layouts(self) -> list[str]:
         """Table layouts of the source's mappings (one, ``""``, for a single-table source)."""
@@ -217,7 +270,9 @@ class TabularSource(Source):
             ref_year = None
 
         # Cut the body: the rows below the header, the mapped columns only
-        body = wb.body(sh.name, header.excel_row + 1, list(header.columns))
+        counts = {c.name for c in mapping.by_role("measure")}
+        numeric = [c for c, n in header.columns.items() if n in counts]  # read typed where clean (see Workbook.body)
+        body = wb.body(sh.name, header.excel_row + 1, list(header.columns), numeric=numeric)
         raw = body.select([pl.col(ROW)] + [pl.col(c).alias(n) for c, n in header.columns.items() if c in body.columns])
         raw = raw.with_columns([pl.lit(None, dtype=pl.String).alias(n) for c, n in header.columns.items() if c not in body.columns])
         raw = self._drop_blank_rows(raw, mapping, out)
@@ -745,8 +800,12 @@ def parse_counts(raw: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
         + [pl.lit(None, dtype=pl.String).alias(f"_s_{c}") for c in columns]
         + [pl.col(c).is_null().alias(f"_e_{c}") for c in columns]
     )
+    # columns read as numbers (a clean count column of a workbook) need no text rule
+    text = [c for c in columns if raw.schema[c] == pl.String]
+    if not text:
+        return fast
     odd = pl.any_horizontal(
-        [pl.col(c).is_not_null() & (pl.col(f"_v_{c}").is_null() | ~pl.col(f"_v_{c}").is_finite()) for c in columns]
+        [pl.col(c).is_not_null() & (pl.col(f"_v_{c}").is_null() | ~pl.col(f"_v_{c}").is_finite()) for c in text]
     )
     mask = fast.select(odd.alias("m"))["m"]
     if not mask.any():
@@ -754,11 +813,17 @@ def parse_counts(raw: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     fast = fast.with_row_index("_i")
     slow = fast.filter(mask).select(
         ["_i"]
-        + [number_expr(pl.col(c)).alias(f"_v_{c}") for c in columns]
-        + [sign_expr(pl.col(c)).alias(f"_s_{c}") for c in columns]
-        + [(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")).alias(f"_e_{c}") for c in columns]
+        # « inf », « nan »: not written numbers, but kept as read so that the size rule says what they are
+        + [pl.coalesce(number_expr(pl.col(c)), pl.col(f"_v_{c}")).alias(f"_v_{c}") for c in text]
+        + [sign_expr(pl.col(c)).alias(f"_s_{c}") for c in text]
+        + [(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")).alias(f"_e_{c}") for c in text]
     )
     return fast.update(slow, on="_i", how="left", include_nulls=True).drop("_i")
+
+
+MAX_COUNT = 1e15
+"""Largest count accepted (the national hours worked are 3.4 × 10^10): a larger or infinite number
+is a mistake, refused before it can overflow a sum or a report."""
 
 
 def year_expr(expr: pl.Expr) -> pl.Expr:
@@ -798,16 +863,33 @@ def measure_checks(ctx: Context) -> list[RawCheck]:
         if not ctx.has(spec.name):
             continue
         value, sign, empty = pl.col(f"_v_{spec.name}"), pl.col(f"_s_{spec.name}"), pl.col(f"_e_{spec.name}")
+        formula = pl.col(spec.name).cast(pl.String).str.contains(FORMULA_ERROR_PATTERN).fill_null(False)
+        checks.append(
+            RawCheck(
+                "formula-error",
+                spec.name,
+                ~formula,
+                lambda v: f"La cellule affiche l'erreur Excel « {v} » au lieu d'un nombre (formule à corriger ou à remplacer par sa valeur).",
+            )
+        )
         checks.append(
             RawCheck(
                 "non-numeric-count",
                 spec.name,
-                empty | value.is_not_null() | sign.is_not_null(),
+                empty | value.is_not_null() | sign.is_not_null() | formula,
                 lambda v: f"« {_clip(str(v))} » n'est ni un nombre ni un signe conventionnel (s, nd, ///, -).",
             )
         )
         checks.append(
-            RawCheck("negative-count", spec.name, ~(value < 0), lambda v: f"Le nombre {v} est négatif.")
+            RawCheck(
+                "value-too-large",
+                spec.name,
+                value.is_null() | (value.is_finite() & (value.abs() < MAX_COUNT)),
+                lambda v: f"« {_clip(str(v))} » n'est pas un comptage plausible : un nombre fini inférieur à 10^15 est attendu.",
+            )
+        )
+        checks.append(
+            RawCheck("negative-count", spec.name, ~(value < 0) | ~value.is_finite(), lambda v: f"Le nombre {v} est négatif.")
         )
         if spec.integer:
             checks.append(

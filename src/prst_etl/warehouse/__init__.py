@@ -499,6 +499,11 @@ def open_warehouse(
 ) -> Iterator[Warehouse]:
     """Open the warehouse. ``write=True`` takes the exclusive lock and creates it if needed."""
     root = resolve_path(path)
+    if root.exists() and not root.is_dir():
+        raise WarehouseError(
+            f"« {root} » est un fichier, pas un dossier : --warehouse (ou PRST_WAREHOUSE) doit nommer le dossier de l'entrepôt.",
+            hint="Indiquez un dossier existant ou à créer, par exemple --warehouse ./warehouse.",
+        )
     db = root / DB_NAME
     create = write if create is None else create
     if not db.exists():

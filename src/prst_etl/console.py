@@ -49,6 +49,12 @@ def fmt_num(x: float | None) -> str:
     return f"{x:,.2f}".replace(",", "\u202f").replace(".", ",")
 
 
+def grouped(notes: list[str]) -> list[str]:
+    """Notes said once each, in their first order, with how many times they came (« (×3) »)."""
+    counts = Counter(notes)
+    return [n + (f" (×{counts[n]})" if counts[n] > 1 else "") for n in dict.fromkeys(notes)]
+
+
 def render_error(exc: PrstError) -> None:
     """A red panel in a terminal; plain lines in logs and pipes (one message, then the hint)."""
     if err.is_terminal:

@@ -230,19 +230,36 @@ def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> li
     if years:
         cur = cur.filter(pl.col("year").is_in(years))
     registry = all_sources()
+    # one note per reason, naming every source (and its tables) it applies to: not one per table
+    reasons: dict[tuple[str, str], dict[str, list[str]]] = {}
     for (sid, table, from_level), sub in cur.group_by("source", "table_name", "geo_level"):
         if sid not in registry or registry[sid].reference:
             continue
         reachable = level in GEO_TARGETS.get(from_level, (from_level,))
         if not reachable:
-            notes.append(
-                f"{sid} ({table}) : données au niveau « {from_level} », le niveau « {level} » ne peut pas en être "
-                "déduit (prst ne calcule jamais un niveau plus fin que celui de la source)."
-            )
+            key = ("finer", str(from_level))
         elif level == "france" and any(c != ["FR"] for c in sub["coverage"].to_list()):
-            notes.append(f"{sid} ({table}) : source régionale, pas de total France.")
+            key = ("regional", "")
         elif level == "spsti" and from_level == "commune" and wh.perimeter_rows() is None:
-            notes.append(f"{sid} ({table}) : aucun périmètre de SPSTI chargé (source spsti-perimetres).")
+            key = ("perimeters", "")
+        else:
+            continue
+        reasons.setdefault(key, {}).setdefault(str(sid), []).append(str(table))
+    finer = sorted((fl, by) for (kind, fl), by in reasons.items() if kind == "finer")
+    if finer:
+        parts = " ; ".join(f"{', '.join(sorted(by))} (données au niveau « {fl} »)" for fl, by in finer)
+        notes.append(
+            f"Pas de niveau « {level} » pour {parts} : il ne peut pas en être déduit (prst ne calcule jamais un "
+            "niveau plus fin que celui de la source)."
+        )
+    for (kind, from_level), by_source in reasons.items():
+        who = ", ".join(f"{sid} ({', '.join(sorted(set(t)))})" for sid, t in sorted(by_source.items()))
+        if kind == "finer":
+            continue
+        elif kind == "regional":
+            notes.append(f"{who} : source régionale, pas de total France.")
+        else:
+            notes.append(f"{who} : aucun périmètre de SPSTI chargé (source spsti-perimetres).")
     return sorted(notes)
 
 

@@ -388,11 +388,11 @@ class TabularSource(Source):
     def _pick_layout(
         self, wb: Workbook, sheet: str | None, version: str | None, issue: IssueFactory
     ) -> tuple[Mapping, Sheet, Any] | None:
-        mappings = [m for m in self.mappings() if version is None or m.version == version]
+        mappings = [m for m in self.mappings() if m.chosen_by(version)]
         if not mappings:
             from prst_etl.errors import UnknownName
 
-            raise UnknownName("version de mapping", version or "", [m.version for m in self.mappings()])
+            raise UnknownName("version de mapping", version or "", [m.name for m in self.mappings()])
         best = None
         tried_sheets: set[str] = set()
         for m in reversed(mappings):  # newest layout first
@@ -451,11 +451,11 @@ class TabularSource(Source):
         sheets fall to the same layout, the better one (then the first) is read and the
         other, if it looks like a whole table, is reported as ignored.
         """
-        mappings = [m for m in self.mappings() if version is None or m.version == version]
+        mappings = [m for m in self.mappings() if m.chosen_by(version)]
         if not mappings:
             from prst_etl.errors import UnknownName
 
-            raise UnknownName("version de mapping", version or "", sorted({m.version for m in self.mappings()}))
+            raise UnknownName("version de mapping", version or "", sorted({m.name for m in self.mappings()}))
         by_layout: dict[str, list[Mapping]] = {}
         for m in mappings:
             by_layout.setdefault(m.layout, []).append(m)

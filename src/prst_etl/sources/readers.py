@@ -11,9 +11,10 @@ of a sheet against the headers a mapping expects.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -97,6 +98,30 @@ class Workbook:
         wanted = {int(c[1:]) for c in columns}
         typed = {int(c[1:]) for c in numeric or [] if c in columns}
         return self._load(name, skip_rows=first_row - 1, use=wanted, numeric=typed).frame
+
+    def body_while(self, work: Callable[[], object], *args: Any, **kwargs: Any) -> pl.DataFrame:
+        """:meth:`body` read in a thread while ``work()`` runs in this one. calamine parses the sheet
+        without holding Python's lock: the imports and set-up ``work`` does (pandera, DuckDB…) cost
+        no time. An error of either is raised here."""
+        import threading
+
+        got: dict[str, Any] = {}
+
+        def read() -> None:
+            try:
+                got["frame"] = self.body(*args, **kwargs)
+            except BaseException as exc:  # re-raised in the caller's thread
+                got["error"] = exc
+
+        t = threading.Thread(target=read, name="prst-read", daemon=True)
+        t.start()
+        try:
+            work()
+        finally:
+            t.join()
+        if "error" in got:
+            raise got["error"]
+        return got["frame"]
 
     def sheet(self, name: str) -> Sheet:
         """A whole sheet read as text (read once: calamine parses the whole sheet whatever is asked)."""

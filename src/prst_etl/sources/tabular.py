@@ -272,7 +272,7 @@ class TabularSource(Source):
         # Cut the body: the rows below the header, the mapped columns only
         counts = {c.name for c in mapping.by_role("measure")}
         numeric = [c for c, n in header.columns.items() if n in counts]  # read typed where clean (see Workbook.body)
-        body = wb.body(sh.name, header.excel_row + 1, list(header.columns), numeric=numeric)
+        body = wb.body_while(warm_up, sh.name, header.excel_row + 1, list(header.columns), numeric=numeric)
         raw = body.select([pl.col(ROW)] + [pl.col(c).alias(n) for c, n in header.columns.items() if c in body.columns])
         raw = raw.with_columns([pl.lit(None, dtype=pl.String).alias(n) for c, n in header.columns.items() if c not in body.columns])
         raw = self._drop_blank_rows(raw, mapping, out)
@@ -693,6 +693,14 @@ class TabularSource(Source):
 
 
 HEADER_ROWS_SCANNED = 60
+
+
+def warm_up() -> None:
+    """What ingestion will need after the read, prepared while calamine reads (see ``Workbook.body_while``):
+    the pandera contracts, DuckDB and the Parquet writer are imported, the reference tables loaded."""
+    import duckdb  # noqa: F401
+    import pandera.polars  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
 
 
 def amount_sums(raw: pl.DataFrame, amounts: dict[tuple[str, str], pl.Expr]) -> dict[tuple[str, str], float]:

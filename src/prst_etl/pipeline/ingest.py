@@ -144,8 +144,9 @@ def ingest(
     # Read and validate (nothing is written before the file is known to be clean)
     step("lecture et validation du fichier")
     ext = source.extract(path, year=year, sheet=sheet, mapping_version=mapping_version)
-    ext.file_name = ext.file_name or path.name
-    check_extraction(source, ext)
+    if getattr(ext, "file_name", None) == "":
+        ext.file_name = path.name
+    check_extraction(source, ext)  # whatever the plugin's own extract did
     report.add(ext.issues)
     report.sort()
     report.stats = ext.stats

@@ -656,6 +656,7 @@ class TabularSource(Source):
                 values = bad[check.column].to_list() if check.column in bad.columns else [None] * bad.height
                 where = bad[SHEET].to_list() if sheets else [issue.sheet] * bad.height
                 for r, v, sh in zip(bad[ROW].to_list(), values, where):
+                    v = _cell_text(v)  # a number read typed is shown as the provider wrote it (14352, not 14352.0)
                     issue(
                         check.code,
                         check.message(v),
@@ -785,6 +786,15 @@ def _lazy_select(expr: pl.Expr) -> Callable[[Any], pl.LazyFrame]:
 
 def _rows_with_errors(issues: list[Issue]) -> int:
     return len({(i.sheet, i.row) for i in issues if i.severity == "error" and i.row is not None})
+
+
+def _cell_text(v: object) -> object:
+    """A cell value as text the way the provider sees it: whole numbers without ``.0``."""
+    if isinstance(v, float) and v == v and abs(v) < 1e15 and v.is_integer():
+        return str(int(v))
+    if isinstance(v, float):
+        return repr(v)
+    return v
 
 
 def _clip(text: str) -> str:

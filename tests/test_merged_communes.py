@@ -137,3 +137,21 @@ def test_merged_communes_conserve_every_count(tmp_path_factory, cells, tableaux)
     assert set(eff["geo_code"]) == current
     flows = ext.ledger.settle(ext.tables, {t.name: t for t in get_source("carsat-mp").tables if t.name in ext.tables})
     assert flows == []
+
+
+def test_carsat_mp_sheet_accepts_the_real_workbook_conventions(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A Carsat MP sheet written like the national 2024 workbook: a CTN × NAF without disease (empty
+    tableau and syndrome), a ter tableau, a psychic disorder named by its kind, a NAF code outside NAF rév. 2."""
+    rows = mp_rows("31555", 300, [("015T", "C34", 1), ("Hors tableau", "F32", 2)])
+    rows[1]["Top MP psy alinéa 7"] = "dépression"
+    rows += mp_rows("31555", 80, [(None, None, 0)], naf="4420C")  # no disease, odd NAF: its employees are kept
+    path = tmp_path / "Carsat MP 2024.csv"
+    mp_sheet(rows).write_csv(path, separator=";")
+    rep = cli.json("ingest", "carsat-mp", path, "-w", tmp_path / "w")
+    assert rep["outcome"] == "loaded", rep["issues"]
+    assert [(i["code"], i["severity"], i["value"]) for i in rep["issues"]] == [("unknown-naf", "warning", "4420C")]
+    mp = facts(tmp_path / "w", "mp")
+    assert dict(mp.select("mp_tableau", "mp_psy").iter_rows()) == {"015T": "_Z", "HT": "depression"}
+    assert dict(mp.select("mp_psy", "cause_family").iter_rows())["depression"] == "psy"
+    eff = facts(tmp_path / "w", "mp_effectifs")
+    assert dict(eff.select("sector_code", "mp_salaries").iter_rows()) == {"4399C": 300, "_U": 80}

@@ -193,7 +193,7 @@ def test_own_level_cube_built_by_groups_equals_the_whole(cli, wh, tmp_path) -> N
     assert facts.select(pl.col("geo_code").str.slice(0, 2).n_unique()).collect().item() > 1
     spec = get_source("carsat-mp").table("at")
     spsti = spsti_map(None, 2024)
-    write_cube(facts, spec, "commune", "commune", spsti, tmp_path / "grouped.parquet")
+    write_cube(facts, spec, "commune", "commune", spsti, tmp_path / "grouped.parquet", grouped_from=0)
     grouped = pl.read_parquet(tmp_path / "grouped.parquet")
     whole = cube(facts, spec, "commune", "commune", spsti).collect()
     keys = [c for c in whole.columns if whole[c].dtype == pl.String or c == "year"]

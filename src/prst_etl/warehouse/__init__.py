@@ -192,6 +192,11 @@ class Warehouse:
         for src, dst in moves:
             (self.root / dst).parent.mkdir(parents=True, exist_ok=True)
             os.replace(self.root / src, self.root / dst)
+            # the folders a part leaves, if now empty (``facts/`` itself stays)
+            folder = (self.root / src).parent
+            while folder != self.facts_dir and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+                folder = folder.parent
         return moves
 
     def last_event(self) -> int:

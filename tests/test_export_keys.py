@@ -10,6 +10,7 @@ import pytest
 import shared_warehouses
 from prst_etl.model.facts import BASE_COLUMNS, TAIL_COLUMNS
 from prst_etl.model.indicators import catalogue
+from prst_etl.demo import DEMO_EXPORTS
 from prst_etl.model.levels import EXPORT_LEVELS
 from prst_etl.pipeline.combine import one_row_per_key
 from prst_etl.sources import all_sources
@@ -30,15 +31,21 @@ def key_of(df: pl.DataFrame) -> list[str]:
     return ["geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year", "indicator"]
 
 
-@pytest.mark.parametrize("level", EXPORT_LEVELS)
-def test_every_long_export_has_one_row_per_key(cli, breakdown, tmp_path, level) -> None:  # type: ignore[no-untyped-def]
+@pytest.mark.parametrize(("level", "sectors"), [(lv, s) for lv, s, _ in DEMO_EXPORTS])
+def test_every_export_of_the_demo_has_one_row_per_key(cli, breakdown, tmp_path, level, sectors) -> None:  # type: ignore[no-untyped-def]
+    """The exports ``prst demo`` writes (levels and sector levels), on a warehouse of the demo's
+    sources' samples (the demo's own warehouse takes minutes to build)."""
     out = tmp_path / f"{level}.parquet"
-    r = cli("export", "-l", level, "-w", breakdown, "-o", out, "-s", "a38", "-s", "ensemble")
+    r = cli("export", "-l", level, "-w", breakdown, "-o", out, *[x for s in sectors for x in ("-s", s)])
     assert r.exit_code == 0, r.stderr
     df = pl.read_parquet(out)
     assert df.height > 0
     assert df.select(pl.struct(key_of(df)).is_duplicated().sum()).item() == 0
     assert "sans ordre de préférence" not in r.stderr  # every collision of the demo sources is decided by the catalogue
+
+
+def test_the_demo_exports_every_level() -> None:
+    assert sorted(lv for lv, _, _ in DEMO_EXPORTS) == sorted(EXPORT_LEVELS)
 
 
 def test_the_catalogue_decides_which_urssaf_file_publishes_employer_establishments(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]

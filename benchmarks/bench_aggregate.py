@@ -143,7 +143,7 @@ def main() -> None:
     ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args()
     folder = build(args.density)
-    facts = str(folder / "warehouse/facts/urssaf/etablissements/*/*.parquet")
+    facts = str(folder / "warehouse/facts/current/urssaf/etablissements/*/*.parquet")
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src") + os.pathsep + os.environ.get("PYTHONPATH", "")}
     prst_t, prst_m, floor_t, floor_m = [], [], [], []
     with tempfile.TemporaryDirectory() as tmp:

@@ -55,7 +55,7 @@ def loaded(tmp_path_factory):  # type: ignore[no-untyped-def]
     wh = tmp_path_factory.mktemp("ameli-mp") / "warehouse"
     rep = Cli().json("ingest", "ameli-mp", SAMPLE, "--warehouse", wh)
     assert rep["outcome"] == "loaded", rep["issues"][:5]
-    facts = {t: pl.read_parquet(next((wh / "facts/ameli-mp" / t).rglob("*.parquet"))) for t in ("mp", "mp_effectifs")}
+    facts = {t: pl.read_parquet(next((wh / "facts/current/ameli-mp" / t).rglob("*.parquet"))) for t in ("mp", "mp_effectifs")}
     return rep, facts, wh
 
 
@@ -209,7 +209,7 @@ def test_secret_effectifs_repeated_identically_are_kept_once_as_secret(cli, wh, 
     path = write_sheets([(SHEET, "Maladies professionnelles 2024 par CTN et code NAF", df, MP_NOTES)], tmp_path / "f.xlsx", year=2024)
     rep = Cli().json("ingest", "ameli-mp", path, "--warehouse", wh)
     assert rep["outcome"] == "loaded", rep["issues"][:3]
-    eff = pl.read_parquet(next((wh / "facts/ameli-mp/mp_effectifs").rglob("*.parquet")))
+    eff = pl.read_parquet(next((wh / "facts/current/ameli-mp/mp_effectifs").rglob("*.parquet")))
     cell = eff.filter((pl.col("ctn") == ctn) & (pl.col("sector_code") == naf))
     assert cell.height == 1 and cell["mp_salaries"].item() is None and cell["mp_salaries__status"].item() == "s"
     assert cell["mp_heures_travaillees"].item() is not None

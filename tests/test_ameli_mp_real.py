@@ -107,8 +107,8 @@ def test_ter_tableaux_are_read(loaded) -> None:  # type: ignore[no-untyped-def]
 
 def test_pairs_without_disease_keep_their_employees(loaded) -> None:  # type: ignore[no-untyped-def]
     _, _, wh = loaded
-    eff = pl.read_parquet(next((Path(wh) / "facts/ameli-mp/mp_effectifs").rglob("*.parquet")))
-    mp = pl.read_parquet(next((Path(wh) / "facts/ameli-mp/mp").rglob("*.parquet")))
+    eff = pl.read_parquet(next((Path(wh) / "facts/current/ameli-mp/mp_effectifs").rglob("*.parquet")))
+    mp = pl.read_parquet(next((Path(wh) / "facts/current/ameli-mp/mp").rglob("*.parquet")))
     pairs = mp.select("ctn", "sector_code").unique()
     alone = eff.join(pairs, on=["ctn", "sector_code"], how="anti")
     assert alone["mp_salaries"].sum() == 205_691  # the 2 554 rows of the file with no tableau

@@ -25,7 +25,7 @@ INAPT = {"2024": "Avis d'inaptitude", "2025": "Inaptitudes prononcées"}
 
 
 def facts(wh, year: int) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    return pl.read_parquet(next((wh / f"facts/dgt-spsti/activite/year={year}").glob("*.parquet")))
+    return pl.read_parquet(next((wh / f"facts/current/dgt-spsti/activite/year={year}").glob("*.parquet")))
 
 
 @pytest.mark.parametrize("version,name", [("2024", "exemple.xlsx"), ("2025", "exemple-2025.xlsx")])

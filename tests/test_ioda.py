@@ -27,7 +27,7 @@ def loaded(tmp_path_factory):  # type: ignore[no-untyped-def]
     wh = tmp_path_factory.mktemp("ioda") / "warehouse"
     rep = Cli().json("ingest", "ioda", SAMPLE, "-w", wh)
     assert rep["outcome"] == "loaded", rep["issues"][:5]
-    facts = pl.read_parquet(next((wh / "facts/ioda/inaptitude/year=2024").glob("*.parquet")))
+    facts = pl.read_parquet(next((wh / "facts/current/ioda/inaptitude/year=2024").glob("*.parquet")))
     return rep, facts
 
 

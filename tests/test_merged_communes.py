@@ -59,7 +59,7 @@ def merged(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped
 
 
 def facts(wh: Path, table: str) -> pl.DataFrame:
-    return pl.read_parquet(next((wh / "facts/carsat-mp" / table).rglob("*.parquet")))
+    return pl.read_parquet(next((wh / "facts/current/carsat-mp" / table).rglob("*.parquet")))
 
 
 def test_employees_of_every_old_commune_are_kept(merged) -> None:  # type: ignore[no-untyped-def]

@@ -34,7 +34,7 @@ def loaded(tmp_path_factory):  # type: ignore[no-untyped-def]
     wh = tmp_path_factory.mktemp("msa") / "warehouse"
     rep = Cli().json("ingest", "msa", SAMPLE, "--warehouse", wh)
     assert rep["outcome"] == "loaded", rep["issues"][:5]
-    tables = {t: pl.read_parquet(next((wh / "facts/msa" / t).rglob("*.parquet"))) for t in ("msa", "msa_mp")}
+    tables = {t: pl.read_parquet(next((wh / "facts/current/msa" / t).rglob("*.parquet"))) for t in ("msa", "msa_mp")}
     return rep, wh, tables, read_sheet(SAMPLE, AT_SHEET), read_sheet(SAMPLE, MP_SHEET)
 
 

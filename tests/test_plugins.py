@@ -186,7 +186,7 @@ def test_a_file_ingests_through_the_plugin(cli, plugin, wh, tmp_path) -> None:  
     rep = json.loads(cli("ingest", SOURCE_ID, path, "-w", wh, "--json").stdout)
     assert rep["outcome"] == "loaded", rep["issues"]
     assert rep["years"] == [2024] and rep["tables"] == {"actions": 2}
-    facts = pl.read_parquet(next((wh / f"facts/{SOURCE_ID}/actions/year=2024").glob("*.parquet"))).sort("geo_code")
+    facts = pl.read_parquet(next((wh / f"facts/current/{SOURCE_ID}/actions/year=2024").glob("*.parquet"))).sort("geo_code")
     assert facts.select("geo_code", "actions_prevention", "entreprises_touchees").rows() == [("09", 3.0, 8.0), ("31", 12.0, 40.0)]
     (load,) = json.loads(cli("loads", "-w", wh, "--json").stdout)
     assert (load["source"], load["mapping_version"]) == (SOURCE_ID, "2024")

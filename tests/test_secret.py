@@ -156,7 +156,7 @@ def test_no_secret_is_restricted_diffusion(cli, wh, tmp_path) -> None:  # type: 
                           ["export", "-l", "region", "-w", str(wh), "--no-secret", "-f", "csv", "--json"])  # fmt: skip
     csv = json.loads(r.stdout)["path"]
     assert "diffusion-restreinte" in csv
-    assert set(pl.read_csv(csv, separator=";")["diffusion"]) == {"diffusion restreinte"}
+    assert set(pl.read_csv(csv, separator=";", infer_schema=False)["diffusion"]) == {"diffusion restreinte"}
 
 
 def test_diff_years_shows_hidden_cells_and_flags_secret_changes(cli, wh, small, tmp_path) -> None:  # type: ignore[no-untyped-def]

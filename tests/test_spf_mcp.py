@@ -41,7 +41,7 @@ def loaded(tmp_path_factory):  # type: ignore[no-untyped-def]
 def test_three_years_in_one_file(loaded) -> None:  # type: ignore[no-untyped-def]
     rep, facts, wh = loaded
     assert rep["years"] == [2021, 2022, 2023]
-    assert sorted(p.name for p in (wh / "facts/spf-mcp/mcp").iterdir()) == ["year=2021", "year=2022", "year=2023"]
+    assert sorted(p.name for p in (wh / "facts/current/spf-mcp/mcp").iterdir()) == ["year=2021", "year=2022", "year=2023"]
     raw = read_table(SAMPLE)
     want = (
         raw.with_columns(pl.col("Année").cast(pl.Int32).alias("year"), *[number(h).alias(m) for m, h in MEASURES.items()])

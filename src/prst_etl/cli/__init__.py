@@ -16,6 +16,7 @@ _french()  # typer's own messages (errors, help panels) in French
 from prst_etl.cli import export as _export
 from prst_etl.cli import ingest as _ingest
 from prst_etl.cli import loads as _loads
+from prst_etl.cli import publish as _publish
 from prst_etl.cli import release as _release
 from prst_etl.cli import sources as _sources
 from prst_etl.cli import aggregate as _aggregate
@@ -58,6 +59,7 @@ app.add_typer(_indicators.app, name="indicators")
 app.add_typer(_sources.app, name="sources")
 app.add_typer(_loads.app, name="loads")
 app.add_typer(_release.app, name="release")
+app.command("publish")(_publish.publish)
 app.command("demo")(_demo.demo)
 
 

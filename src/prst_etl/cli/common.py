@@ -27,6 +27,28 @@ AsOfOpt = Annotated[
     ),
 ]
 
+IndicatorOpt = Annotated[
+    list[str] | None, typer.Option("--indicator", "-i", help="Indicateur(s) à garder (prst indicators ; défaut : tous).", show_default=False)
+]
+FamilyOpt = Annotated[
+    list[str] | None,
+    typer.Option("--family", help="Famille(s) d'indicateurs : socio-economique, sinistralite, inaptitude, sante-travail…", show_default=False),
+]
+SexOpt = Annotated[list[str] | None, typer.Option("--sex", help="Sexe(s) : F, M, _T (les deux).", show_default=False)]
+AgeBandOpt = Annotated[
+    list[str] | None, typer.Option("--age-band", help="Tranche(s) d'âge : Y_LT20, Y20T29, … Y_GE60, _T (tous âges).", show_default=False)
+]
+CodeOpt = Annotated[
+    list[str] | None, typer.Option("--code", help="Code(s) de territoire au niveau demandé (31, 7601…).", show_default=False)
+]
+
+
+def filters_of(indicator, family, sex, age_band, code):  # type: ignore[no-untyped-def]
+    """The library's filters from the shared options."""
+    from prst_etl.pipeline.export import Filters
+
+    return Filters.of(indicator, family, sex, age_band, code)
+
 
 def handle_errors(fn):  # type: ignore[no-untyped-def]
     """Render :class:`PrstError` once, as a French message on stderr, and exit with its code."""

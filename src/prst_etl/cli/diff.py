@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from prst_etl.cli.common import AsOfOpt, WarehouseOpt, handle_errors
+from prst_etl.cli.common import AgeBandOpt, AsOfOpt, CodeOpt, FamilyOpt, IndicatorOpt, SexOpt, WarehouseOpt, filters_of, handle_errors
 from prst_etl.console import err, fmt_int, grouped, out
 from prst_etl.errors import UsageError
 
@@ -34,10 +34,14 @@ def diff_years(
     year1: Annotated[int, typer.Argument(help="Première année.")],
     year2: Annotated[int, typer.Argument(help="Seconde année (la même, avec --from/--to, pour voir des révisions).")],
     level: Annotated[str, typer.Option("--level", "-l", help="Niveau géographique.")] = "region",
-    indicator: Annotated[list[str] | None, typer.Option("--indicator", "-i", help="Indicateur(s) (défaut : tous).")] = None,
+    indicator: IndicatorOpt = None,
+    family: FamilyOpt = None,
+    sex: SexOpt = None,
+    age_band: AgeBandOpt = None,
+    code: CodeOpt = None,
     sector_level: Annotated[list[str] | None, typer.Option("--sector-level", "-s", help="Niveau(x) NAF (défaut : a38, a21, ensemble).")] = None,
     top: Annotated[int, typer.Option("--top", "-n", help="Lignes affichées dans le terminal.")] = 20,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal), csv ou parquet.")] = "table",
+    fmt: Annotated[str, typer.Option("--format", "-f", help="table (terminal), csv, xlsx ou parquet.")] = "table",
     output: Annotated[Path | None, typer.Option("--output", "-o", help="Fichier à écrire (toutes les lignes).")] = None,
     as_of: AsOfOpt = None,
     from_state: Annotated[str | None, typer.Option("--from", help="Révisions : état de départ (publication, chargement ou date).")] = None,
@@ -45,6 +49,7 @@ def diff_years(
     secret: Annotated[
         bool, typer.Option("--secret/--no-secret", help="Secret statistique (défaut) ; --no-secret : usage interne.")
     ] = True,
+    excel: Annotated[bool, typer.Option("--excel", help="CSV pour Excel en français : « ; », virgule décimale, UTF-8 avec BOM.")] = False,
     warehouse: WarehouseOpt = None,
 ) -> None:
     """Compare deux années : pour chaque indicateur et territoire, les deux valeurs, l'évolution
@@ -64,6 +69,8 @@ def diff_years(
 
       prst diff-years 2023 2024 --level departement --indicator at_if --format csv -o evolution.csv
 
+      prst diff-years 2023 2024 --level departement --family sinistralite --sex F --code 31
+
       prst diff-years 2023 2023 --from diagnostic-2025 --to observatoire-2026-T2
     """
     import polars as pl
@@ -72,11 +79,13 @@ def diff_years(
     from prst_etl.model.facts import BASE_COLUMNS
     from prst_etl.pipeline.write import write_frame
 
-    if fmt not in ("table", "csv", "parquet"):
-        raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : table, csv, parquet.")
+    if fmt not in ("table", "csv", "xlsx", "parquet"):
+        raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : table, csv, xlsx, parquet.")
+    if excel and fmt != "csv":
+        raise UsageError("--excel s'applique au format csv.", hint="Ajoutez --format csv.")
     df, notes = core.diff(
-        year1, year2, warehouse=warehouse, level=level, indicators=indicator or None,
-        sector_levels=sector_level or None, as_of=as_of, from_state=from_state, to_state=to_state, secret=secret,
+        year1, year2, warehouse=warehouse, level=level, sector_levels=sector_level or None, as_of=as_of,
+        from_state=from_state, to_state=to_state, secret=secret, filters=filters_of(indicator, family, sex, age_band, code),
     )  # fmt: skip
     for n in grouped(notes):
         err.print(f"[yellow]Remarque[/yellow] : {n}")
@@ -86,7 +95,8 @@ def diff_years(
             from prst_etl.pipeline.write import restricted_name
 
             path = restricted_name(path)
-        write_frame(df, path, "csv" if path.suffix == ".csv" or fmt == "csv" else "parquet")
+        kind = fmt if fmt != "table" else {".xlsx": "xlsx", ".parquet": "parquet"}.get(path.suffix, "csv")
+        write_frame(df if kind == "parquet" else core.for_people(df), path, kind, excel, digits=core.digits())
         out.print(f"{fmt_int(df.height)} lignes écrites dans [bold]{path}[/bold].")
     revision = from_state is not None
     sig = df.filter(pl.col("significant").fill_null(False)).height

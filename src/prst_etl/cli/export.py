@@ -7,7 +7,9 @@ from typing import Annotated
 
 import typer
 
-from prst_etl.cli.common import AsOfOpt, JsonOpt, WarehouseOpt, handle_errors
+from prst_etl.cli.common import (
+    AgeBandOpt, AsOfOpt, CodeOpt, FamilyOpt, IndicatorOpt, JsonOpt, SexOpt, WarehouseOpt, filters_of, handle_errors,
+)  # fmt: skip
 from prst_etl.console import err, fmt_int, grouped, out, progress_steps
 
 
@@ -20,15 +22,44 @@ def export(
         ),
     ] = "region",
     year: Annotated[list[int] | None, typer.Option("--year", "-y", help="Année(s) (défaut : toutes).")] = None,
-    fmt: Annotated[str, typer.Option("--format", "-f", help="parquet (défaut) ou csv (; UTF-8 avec BOM, pour Excel).")] = "parquet",
+    fmt: Annotated[
+        str,
+        typer.Option(
+            "--format", "-f",
+            help="parquet (défaut, pour R, Python, QGIS, DuckDB), csv (; UTF-8 avec BOM) ou xlsx (classeur Excel).",
+        ),
+    ] = "parquet",  # fmt: skip
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Fichier à écrire (défaut : warehouse/exports/prst_<niveau>_<année>.<format>).")
     ] = None,
     sector_level: Annotated[
         list[str] | None,
-        typer.Option("--sector-level", "-s", help="Niveau(x) NAF à garder : naf732 … a38, a21, a17, a10, ensemble (défaut : tous)."),
-    ] = None,
-    decimal_comma: Annotated[bool, typer.Option("--decimal-comma", help="CSV : virgule décimale.")] = False,
+        typer.Option(
+            "--sector-level", "-s",
+            help="Niveau(x) NAF à garder : naf732 … a38, a21, a17, a10, ensemble (défaut : tous ; forme large : ensemble).",
+        ),
+    ] = None,  # fmt: skip
+    indicator: IndicatorOpt = None,
+    family: FamilyOpt = None,
+    sex: SexOpt = None,
+    age_band: AgeBandOpt = None,
+    code: CodeOpt = None,
+    shape: Annotated[
+        str,
+        typer.Option(
+            "--shape",
+            help="long (défaut : une ligne par case) ou wide (une ligne par territoire, une colonne par indicateur, "
+            "déclinaison et année : le format d'import de l'observatoire), avec ses statuts et son dictionnaire des colonnes.",
+        ),
+    ] = "long",
+    status_columns: Annotated[
+        bool,
+        typer.Option("--status-columns", help="Forme large : le statut de chaque case dans une colonne <colonne>__statut, juste après elle."),
+    ] = False,
+    excel: Annotated[
+        bool, typer.Option("--excel", help="CSV pour Excel en français : « ; », virgule décimale, UTF-8 avec BOM.")
+    ] = False,
+    decimal_comma: Annotated[bool, typer.Option("--decimal-comma", hidden=True, help="Ancien nom de --excel.")] = False,
     secret: Annotated[
         bool,
         typer.Option(
@@ -44,7 +75,7 @@ def export(
     warehouse: WarehouseOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Exporte comptages et taux à un niveau géographique, en format long.
+    """Exporte comptages et taux à un niveau géographique, en format long ou large.
 
     Colonnes : geo_level, geo_code, geo_label, sector_level, sector_code, sector_label, sex,
     age_band, dimensions propres aux sources (ctn, risk_family…), year, indicator, value, status,
@@ -59,11 +90,26 @@ def export(
     catalogue (prst indicators) sont calculés au niveau demandé comme rapport des sommes. Si des
     chargements sont plus récents que les agrégats, ceux-ci sont d'abord mis à jour.
 
+    Filtres : --indicator, --family, --sex, --age-band, --code (chacun répétable). Le secret
+    statistique reste celui de l'export complet : un filtre ne révèle rien de plus.
+
+    Une clé, une ligne : aucune case (territoire, secteur, sexe, âge, dimensions, année,
+    indicateur) n'apparaît deux fois ; quand deux sources donnent le même indicateur, le
+    catalogue dit laquelle est publiée (champ « prefer »).
+
+    Pour les personnes (CSV et xlsx), les nombres sont arrondis aux décimales du catalogue (les
+    comptages en entiers) et une case de texte qui commence par = + - @ est neutralisée. Un CSV
+    de plus de 1 048 576 lignes (la limite d'Excel) est signalé.
+
     Exemples :
 
       prst export --level departement --year 2024
 
-      prst export --level zone-emploi --format csv --sector-level a38 --sector-level ensemble
+      prst export --level zone-emploi --format csv --excel --sector-level a38 --sector-level ensemble
+
+      prst export --level departement --shape wide --format xlsx   (fichier de l'observatoire)
+
+      prst export --level departement --indicator at_if --sex F --sex M --code 31 --code 34
 
       prst export --level departement --as-of diagnostic-2025   (tel que publié)
     """
@@ -72,14 +118,19 @@ def export(
     with progress_steps() as step:
         res = core.export(
             level, warehouse=warehouse, years=year or None, fmt=fmt, output=output,
-            sector_levels=sector_level or None, decimal_comma=decimal_comma, progress=step, as_of=as_of,
-            secret=secret, keep_pattern=keep_pattern,
+            sector_levels=sector_level or None, progress=step, as_of=as_of, secret=secret, keep_pattern=keep_pattern,
+            filters=filters_of(indicator, family, sex, age_band, code), shape=shape, excel=excel or decimal_comma,
+            status_columns=status_columns,
         )  # fmt: skip
     if as_json:
         import json
 
         out.print_json(json.dumps({"path": str(res.path), "rows": res.rows, "notes": res.notes, "sources": res.sources,
-                                   "refreshed": res.refreshed, "audit": str(res.audit) if res.audit else None}, ensure_ascii=False))
+                                   "refreshed": res.refreshed, "audit": str(res.audit) if res.audit else None,
+                                   "companions": [str(p) for p in res.companions], "columns": res.columns,
+                                   "warnings": res.warnings}, ensure_ascii=False))  # fmt: skip
+        for w in res.warnings:
+            err.print(f"[bold yellow]Attention[/bold yellow] : {w}")
         return
     if res.refreshed:
         err.print(
@@ -94,4 +145,9 @@ def export(
         out.print(f"Cases cachées (secret statistique) et règle appliquée : [bold]{res.audit}[/bold]")
     elif not secret:
         err.print("[yellow]Sans secret statistique : diffusion restreinte, usage interne seulement.[/yellow]")
-    out.print(f"{fmt_int(res.rows)} lignes écrites dans [bold]{res.path}[/bold]" + (f" (sources : {', '.join(res.sources)})" if res.sources else "") + ".")
+    size = f"{fmt_int(res.rows)} lignes" + (f" × {fmt_int(res.columns)} colonnes de valeurs" if res.columns is not None else "")
+    out.print(f"{size} écrites dans [bold]{res.path}[/bold]" + (f" (sources : {', '.join(res.sources)})" if res.sources else "") + ".")
+    for c in res.companions:
+        out.print(f"  avec [bold]{c}[/bold]")
+    for w in res.warnings:
+        err.print(f"[bold yellow]Attention[/bold yellow] : {w}")

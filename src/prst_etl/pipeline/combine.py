@@ -129,6 +129,38 @@ def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
     return value, status
 
 
+
+def one_row_per_key(df: pl.DataFrame, keys: list[str], prefer: tuple[str, ...]) -> tuple[pl.DataFrame, str | None]:
+    """One row per key where several series give the same indicator for the same cell.
+
+    The row kept is the one whose sources come first in ``prefer`` (the catalogue's order of
+    preference; a combined row « a+b » ranks as its best source); ties, and sources ``prefer``
+    does not list, go by series name, so that the choice never depends on reading order. The
+    other rows are dropped (they are not published under this indicator). The note says when
+    the catalogue did not decide."""
+    rank = {s: i for i, s in enumerate(prefer)}
+    worst = len(prefer)
+    ranked = df.with_columns(
+        pl.col("sources").fill_null("").str.split("+")
+        .list.eval(pl.element().replace_strict(rank, default=worst, return_dtype=pl.Int32))
+        .list.min().fill_null(worst).alias("_rank")
+    )  # fmt: skip
+    clash = pl.struct(keys).is_duplicated()
+    collided = ranked.filter(clash)
+    if collided.height == 0:
+        return df, None
+    kept = ranked.sort(["_rank", "series", "sources"], nulls_last=True).unique(keys, keep="first", maintain_order=True)
+    decided = collided.group_by(keys).agg(pl.col("_rank").n_unique().alias("n"), (pl.col("_rank") == pl.col("_rank").min()).sum().alias("best"))
+    undecided = decided.filter((pl.col("best") > 1) | (pl.col("n") == 1)).select(keys)
+    note = None
+    if undecided.height:
+        series = sorted(collided.join(undecided, on=keys, nulls_equal=True)["series"].unique().to_list())
+        note = (
+            f"{undecided.height} case(s) données par plusieurs séries ({', '.join(series)}) sans ordre de préférence au "
+            "catalogue : la première par ordre alphabétique est publiée (précisez « prefer » dans schemas/indicators)."
+        )
+    return kept.drop("_rank"), note
+
 def moved_communes_coverage(df: pl.DataFrame, moves: pl.DataFrame | None, table: str) -> pl.DataFrame:
     """A zone d'emploi whose figures include (or lack) rows of old communes counted with their
     commune nouvelle in the zone of its chef-lieu says so in ``coverage``."""

@@ -29,7 +29,7 @@ from prst_etl import reference
 from prst_etl.errors import UsageError
 from prst_etl.model.facts import BASE_COLUMNS
 from prst_etl.model.levels import EXPORT_LEVELS
-from prst_etl.pipeline.export import frame_as_of
+from prst_etl.pipeline.export import Filters, frame_as_of
 from prst_etl.pipeline.rates import Z95
 from prst_etl.model.indicators import catalogue
 from prst_etl.resources import data_dir
@@ -129,15 +129,20 @@ def diff(
     from_state: str | None = None,
     to_state: str | None = None,
     secret: bool = True,
+    filters: Filters | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
-    """One row per indicator × cell: both values, change, significance and flags; most important first."""
+    """One row per indicator × cell: both values, change, significance and flags; most important first.
+
+    ``filters`` (indicators, families, sexes, age bands, territory codes) as on ``export``;
+    ``indicators`` is kept for compatibility and adds to them."""
     if level not in EXPORT_LEVELS:
         raise UsageError(f"Niveau inconnu : « {level} ».", hint="Niveaux : " + ", ".join(EXPORT_LEVELS))
-    for i in indicators or []:
-        if i not in catalogue():
-            from prst_etl.errors import UnknownName
+    filters = filters or Filters()
+    if indicators:
+        from dataclasses import replace
 
-            raise UnknownName("indicateur", i, list(catalogue()))
+        filters = replace(filters, indicators=tuple(dict.fromkeys([*filters.indicators, *indicators])))
+    filters.check()
     revision = from_state is not None or to_state is not None
     if revision and (from_state is None or to_state is None):
         raise UsageError("--from et --to vont ensemble : les deux états à comparer.")
@@ -146,13 +151,11 @@ def diff(
     left_state, right_state = (from_state, to_state) if revision else (as_of, as_of)
     sector_levels = sector_levels or ["a38", "a21", "ensemble"]
     if revision or y1 == y2:
-        a, notes_a, _, _ = frame_as_of(warehouse, level, [y1], sector_levels, left_state, secret=secret)
-        b, notes_b, _, _ = frame_as_of(warehouse, level, [y2], sector_levels, right_state, secret=secret)
+        a, notes_a, _, _ = frame_as_of(warehouse, level, [y1], sector_levels, left_state, secret=secret, filters=filters)
+        b, notes_b, _, _ = frame_as_of(warehouse, level, [y2], sector_levels, right_state, secret=secret, filters=filters)
     else:
-        both, notes_a, _, _ = frame_as_of(warehouse, level, [y1, y2], sector_levels, as_of, secret=secret)
+        both, notes_a, _, _ = frame_as_of(warehouse, level, [y1, y2], sector_levels, as_of, secret=secret, filters=filters)
         a, b, notes_b = both.filter(pl.col("year") == y1), both.filter(pl.col("year") == y2), []
-    if indicators:
-        a, b = a.filter(pl.col("indicator").is_in(indicators)), b.filter(pl.col("indicator").is_in(indicators))
     extras = [c for c in a.columns if c not in BASE_COLUMNS and c not in ("year", "indicator", *VALUE_KEYS)]
     keys = [c for c in BASE_COLUMNS if c not in ("geo_label", "sector_label")] + extras + ["indicator"]
     left = a.select(*keys, "geo_label", "sector_label", *[pl.col(c).alias(f"{c}_1") for c in VALUE_KEYS])
@@ -255,3 +258,21 @@ def _flags(df: pl.DataFrame, y1: int, y2: int, level: str, warehouse, left_state
         parts.append(pl.lit(f"révision : état « {left_state} » → « {right_state} »"))
     return pl.concat_str(parts, separator=" | ", ignore_nulls=True)
 
+
+
+def digits():  # type: ignore[no-untyped-def]
+    """The decimals people see in a comparison (CSV, workbook): each indicator's, on both values,
+    the change and the intervals."""
+    from dataclasses import replace
+
+    from prst_etl.pipeline.export import digits as export_digits
+
+    cols = ("value_1", "value_2", "change", "ci_low_1", "ci_high_1", "ci_low_2", "ci_high_2")
+    return replace(export_digits(), columns=cols)
+
+
+def for_people(df: pl.DataFrame) -> pl.DataFrame:
+    """The relative change to one decimal, the z statistic to two (CSV, workbook)."""
+    return df.with_columns(
+        pl.col("change_pct").round(1, mode="half_away_from_zero"), pl.col("z").round(2, mode="half_away_from_zero")
+    )

@@ -1,10 +1,17 @@
-"""``prst export``: the long table of counts and rates at one geographic level.
+"""``prst export``: the counts and rates of one geographic level, long or wide.
 
-Columns: ``geo_level, geo_code, geo_label, sector_level, sector_code,
+Long columns: ``geo_level, geo_code, geo_label, sector_level, sector_code,
 sector_label, sex, age_band, <extra dimensions>, year, indicator, value,
 status, ci_low, ci_high, coverage, sources``. The « all » code of every
-dimension is ``_T`` (``sector_level = ensemble``). Parquet for tools, CSV
-(``;``, UTF-8 with BOM) for spreadsheets.
+dimension is ``_T`` (``sector_level = ensemble``). Wide: one row per territory, one
+column per indicator × breakdown × year (:mod:`~prst_etl.pipeline.wide`). Parquet for
+tools; CSV (``;``, UTF-8 with BOM, ``excel``: decimal comma) and workbooks for people
+(:mod:`~prst_etl.pipeline.write`).
+
+One key, one row: every row of an export has its own ``(geo, sector, sex, age, source
+dimensions, year, indicator)``. Where two series give the same indicator for the same cell
+(``urssaf`` and ``urssaf-taille`` both count employer establishments), the catalogue's
+``prefer`` says which one is published (:func:`~prst_etl.pipeline.combine.one_row_per_key`).
 
 It reads the aggregates of ``prst aggregate`` (bringing them up to date first
 when a load is newer, and saying so), then:
@@ -33,17 +40,105 @@ from prst_etl.model.facts import BASE_COLUMNS, KEY_COLUMNS, TAIL_COLUMNS, with_s
 from prst_etl.model.indicators import catalogue
 from prst_etl.model.levels import EXPORT_LEVELS, GEO_TARGETS, SECTOR_LEVELS
 from prst_etl.pipeline.aggregate import aggregate, current_aggregates, plan
-from prst_etl.pipeline.combine import combine, coverage, measure_rows, moved_communes_coverage, table_measures
+from prst_etl.pipeline.combine import combine, coverage, measure_rows, moved_communes_coverage, one_row_per_key, table_measures
 from prst_etl.pipeline.rates import rate
 from prst_etl.pipeline.secret import secret_pattern
-from prst_etl.pipeline.write import EXCEL_MAX_ROWS, audit_path, check_output, default_path, restricted_name, write_chunks, write_frame
+from prst_etl.pipeline.write import (
+    EXCEL_MAX_ROWS, Digits, audit_path, check_output, companion_path, default_path, restricted_name, write_chunks, write_frame,
+)  # fmt: skip
 from prst_etl.reference import geography, sectors
 from prst_etl.sources import all_sources
 from prst_etl.warehouse import Warehouse, open_warehouse
 
-FORMATS = ("parquet", "csv")
+FORMATS = ("parquet", "csv", "xlsx")
+SHAPES = ("long", "wide")
 
 Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What to keep of a level (every field empty: everything). The secrecy pattern is computed
+    on the whole warehouse whatever the filters: a filtered export hides the same cells."""
+
+    indicators: tuple[str, ...] = ()
+    families: tuple[str, ...] = ()
+    sexes: tuple[str, ...] = ()
+    age_bands: tuple[str, ...] = ()
+    codes: tuple[str, ...] = ()
+    """Territory codes (``geo_code``) at the level exported."""
+
+    @classmethod
+    def of(cls, indicators=None, families=None, sexes=None, age_bands=None, codes=None) -> Filters:  # type: ignore[no-untyped-def]
+        return cls(*(tuple(dict.fromkeys(x or ())) for x in (indicators, families, sexes, age_bands, codes)))
+
+    def check(self) -> None:
+        """Refuse a value no filter can match, listing the valid ones."""
+        import re
+
+        from prst_etl.errors import UnknownName
+        from prst_etl.model.codes import SEXES
+        from prst_etl.model.facts import AGE_PATTERN
+
+        cat = catalogue()
+        known = set(cat) | {m for cls in all_sources().values() for t in cls.tables for m in table_measures(t)}
+        for i in self.indicators:
+            if i not in known:
+                raise UnknownName("indicateur", i, sorted(cat))
+        families = sorted({i.family for i in cat.values()})
+        for f in self.families:
+            if f not in families:
+                raise UnknownName("famille d'indicateurs", f, families)
+        for x in self.sexes:
+            if x not in SEXES:
+                raise UsageError(f"Sexe inconnu : « {x} ».", hint="Valeurs : F, M, _T (les deux sexes).")
+        for b in self.age_bands:
+            if not re.match(AGE_PATTERN, b):
+                raise UsageError(
+                    f"Tranche d'âge invalide : « {b} ».",
+                    hint="Codes avec leurs bornes : Y_LT20, Y20T29, Y_GE60, Y15T24… ; _T : tous âges.",
+                )
+
+    def wants(self, indicator: str) -> bool:
+        if self.indicators and indicator not in self.indicators:
+            return False
+        if self.families:
+            ind = catalogue().get(indicator)
+            return ind is not None and ind.family in self.families
+        return True
+
+    def rows(self) -> pl.Expr | None:
+        """The rows kept (None: all)."""
+        conds = [pl.col(c).is_in(list(v)) for c, v in (("sex", self.sexes), ("age_band", self.age_bands), ("geo_code", self.codes)) if v]
+        return pl.all_horizontal(conds) if conds else None
+
+    def early_rows(self) -> pl.Expr | None:
+        """The rows that can be dropped before rates are computed: those of other territories,
+        and of other sexes or age bands unless a rate reads its denominator at their total
+        (``denominator_total_of``)."""
+        at_total = {d for i in catalogue().values() for d in i.denominator_total_of}
+        conds = [pl.col(c).is_in(list(v)) for c, v in (("sex", self.sexes), ("age_band", self.age_bands), ("geo_code", self.codes))
+                 if v and c not in at_total]  # fmt: skip
+        return pl.all_horizontal(conds) if conds else None
+
+    def check_codes(self, level: str, labels: pl.DataFrame) -> None:
+        if not self.codes:
+            return
+        known = labels.filter(pl.col("geo_level") == level)["geo_code"].to_list()
+        unknown = [c for c in self.codes if c not in set(known)]
+        if unknown:
+            raise UsageError(
+                f"Code(s) inconnu(s) au niveau « {level} » : {', '.join(unknown)}.",
+                hint="Exemples de codes à ce niveau : " + ", ".join(sorted(known)[:8]) + (" …" if len(known) > 8 else ""),
+            )
+
+
+def digits() -> Digits:
+    """The decimals people see, per indicator (the catalogue's ``decimals``; 0 for a count)."""
+    from prst_etl.pipeline.wide import decimals_of
+
+    cat = catalogue()
+    return Digits(("value", "ci_low", "ci_high"), {i: decimals_of(i) for i in cat}, default=0)
 
 
 @dataclass
@@ -56,6 +151,12 @@ class ExportResult:
     """Aggregated files brought up to date before exporting."""
     audit: Path | None = None
     """The file listing the hidden cells (secrecy applied)."""
+    companions: list[Path] = field(default_factory=list)
+    """Files written beside a wide export (statuses, dictionary of the columns)."""
+    columns: int | None = None
+    """Value columns of a wide export."""
+    warnings: list[str] = field(default_factory=list)
+    """What the user must know before opening the file (e.g. more rows than Excel opens)."""
 
 
 # -- reading and combining ----------------------------------------------------------------
@@ -89,6 +190,9 @@ class LevelData:
     notes: list[str]
     pattern: pl.DataFrame | None = None
     """Hidden cells (statistical secrecy) of the counts; None: restricted diffusion, nothing hidden."""
+    filters: Filters = field(default_factory=Filters)
+    choices: dict[str, str] = field(default_factory=dict)
+    """Indicator → how its rows given by several series were reduced to one per key (for the notes)."""
 
     def indicators(self) -> list[str]:
         counts = sorted({m for _, spec, _, _ in self.tables for m in table_measures(spec)})
@@ -97,7 +201,10 @@ class LevelData:
             if i.is_rate and i.numerator in counts and i.denominator in counts and (not i.levels or self.level in i.levels)
             and all(d in self.extras or d in KEY_COLUMNS for d in i.denominator_total_of)
         )  # fmt: skip
-        return counts + rates
+        return [i for i in counts + rates if self.filters.wants(i)]
+
+    def choice_notes(self) -> list[str]:
+        return [self.choices[k] for k in sorted(self.choices)]
 
     def _long(self, measure: str) -> pl.DataFrame:
         parts = [
@@ -129,6 +236,12 @@ class LevelData:
 
 
 
+    def frame(self) -> pl.DataFrame:
+        """Every row of the level (long format, in memory), in the export's column order."""
+        chunks = [self.chunk(i) for i in self.indicators()]
+        df = pl.concat(chunks, how="diagonal_relaxed") if chunks else _empty(self.extras)
+        return df.select(BASE_COLUMNS + self.extras + TAIL_COLUMNS)
+
     def chunk(self, indicator: str) -> pl.DataFrame:
         """The export rows of one indicator, labelled and sorted."""
         cat = catalogue()
@@ -142,6 +255,14 @@ class LevelData:
             )
         if df.height == 0:
             return _empty(self.extras)
+        if df["series"].n_unique() > 1:
+            ind = cat.get(indicator)
+            df, choice = one_row_per_key(df, [k for k in keys if k != "series"], ind.prefer if ind else ())
+            if choice:
+                self.choices[indicator] = f"{indicator} : {choice}"
+        rows = self.filters.rows()
+        if rows is not None:
+            df = df.filter(rows)
         return (
             df.join(self.labels, on=["geo_level", "geo_code"], how="left")
             .join(sectors.labels(), on=["sector_level", "sector_code"], how="left")
@@ -150,10 +271,18 @@ class LevelData:
         )
 
 
-def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None) -> LevelData:
+def level_data(
+    wh: Warehouse, level: str, years: list[int] | None = None, sector_levels: list[str] | None = None,
+    filters: Filters | None = None,
+) -> LevelData:  # fmt: skip
     """Read the current aggregates of one level and combine the sources of each series."""
     if level not in EXPORT_LEVELS:
         raise UsageError(f"Niveau inconnu : « {level} ».", hint="Niveaux : " + ", ".join(EXPORT_LEVELS))
+    filters = filters or Filters()
+    filters.check()
+    labels = geography_labels(wh, level, years)
+    filters.check_codes(level, labels)
+    early = filters.early_rows()
     sector_levels = list(sector_levels or SECTOR_LEVELS)
     registry = all_sources()
     notes = _impossible_levels(wh, level, years)
@@ -166,7 +295,10 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
         src = registry[r["source"]]
         spec = src().table(r["table_name"])
         df = with_status_columns(pl.scan_parquet(wh.abs(r["path"])), spec)
-        df = df.filter(pl.col("sector_level").is_in(sector_levels)).collect()
+        df = df.filter(pl.col("sector_level").is_in(sector_levels))
+        if early is not None:
+            df = df.filter(early)
+        df = df.collect()
         groups.setdefault((src.series or r["source"], r["table_name"]), []).append((r["source"], df))
     cov = coverage(wh, level, parts) if parts.height else None
     moves = wh.current_moves() if level == "zone-emploi" else None
@@ -180,7 +312,7 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
         if level == "zone-emploi":
             combined = moved_communes_coverage(combined, moves, table)
         tables.append((combined, spec, dims, series))
-    return LevelData(level, tables, extras, geography_labels(wh, level, years), notes)
+    return LevelData(level, tables, extras, labels, notes, filters=filters)
 
 
 
@@ -199,14 +331,14 @@ def level_frame(
     years: list[int] | None = None,
     sector_levels: list[str] | None = None,
     pattern: pl.DataFrame | None = None,
+    filters: Filters | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Every count and rate of the current aggregates at one geographic level (long format, in memory);
     with ``pattern`` (see :func:`secret_pattern`), the publishable cells with the hidden ones hidden."""
-    data = level_data(wh, level, years, sector_levels)
+    data = level_data(wh, level, years, sector_levels, filters)
     data.pattern = pattern
-    chunks = [data.chunk(i) for i in data.indicators()]
-    df = pl.concat(chunks, how="diagonal_relaxed") if chunks else _empty(data.extras)
-    return df.select(BASE_COLUMNS + data.extras + TAIL_COLUMNS), data.notes
+    df = data.frame()
+    return df, data.notes + data.choice_notes()
 
 
 def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.DataFrame:
@@ -287,13 +419,16 @@ def _check_years(warehouse, years: list[int], as_of: str | None) -> None:  # typ
         )
 
 
-def _refresh(warehouse, years, as_of, progress) -> int:  # type: ignore[no-untyped-def]
+def refresh(warehouse, years, as_of, progress) -> int:  # type: ignore[no-untyped-def]
     """Bring stale aggregates up to date (needs the write lock); the number of files computed."""
     with open_warehouse(warehouse, as_of=as_of) as wh:
         stale = bool(plan(wh, years))
     if not stale:
         return 0
     return len(aggregate(warehouse, years=years, progress=progress, as_of=as_of).computed)
+
+
+_refresh = refresh
 
 
 def frame_as_of(
@@ -304,12 +439,14 @@ def frame_as_of(
     as_of: str | None,
     progress: Progress | None = None,
     secret: bool = False,
+    filters: Filters | None = None,
 ) -> tuple[pl.DataFrame, list[str], int, Path]:
     """The level frame of the current state or of a past one, aggregates brought up to date first."""
+    (filters or Filters()).check()
     refreshed = _refresh(warehouse, years, as_of, progress)
     with open_warehouse(warehouse, as_of=as_of) as wh:
         pattern = secret_pattern(wh, years, None, progress)[0] if secret else None
-        df, notes = level_frame(wh, level, years, sector_levels, pattern)
+        df, notes = level_frame(wh, level, years, sector_levels, pattern, filters)
         return df, notes, refreshed, wh.root
 
 
@@ -318,8 +455,17 @@ def frame_as_of(
 
 
 def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFrame:
-    """Every hidden cell of the level: its codes, value, status and the rule that hid it."""
+    """Every hidden cell of the level (within the export's filters): its codes, value, status and
+    the rule that hid it."""
     p = pattern.filter(pl.col("geo_level") == level)
+    f = data.filters
+    if f.indicators or f.families:
+        cat = catalogue()
+        wanted = set(data.indicators())
+        wanted |= {x for i in wanted if i in cat and cat[i].is_rate for x in (cat[i].numerator, cat[i].denominator)}
+        p = p.filter(pl.col("indicator").is_in(sorted(wanted)))  # type: ignore[arg-type]
+    if f.rows() is not None:
+        p = p.filter(f.rows())  # type: ignore[arg-type]
     extras = [e for e in data.extras if e in p.columns]
     return (
         p.join(data.labels, on=["geo_level", "geo_code"], how="left")
@@ -348,11 +494,23 @@ def export(
     as_of: str | None = None,
     secret: bool = True,
     keep_pattern: str | None = None,
+    filters: Filters | None = None,
+    shape: str = "long",
+    excel: bool = False,
+    status_columns: bool = False,
 ) -> ExportResult:
     """Write one level. ``secret`` (default): statistical secrecy applied, with an audit file
-    beside the export; ``secret=False`` is for internal work (« diffusion restreinte »)."""
+    beside the export; ``secret=False`` is for internal work (« diffusion restreinte »).
+
+    ``shape="wide"``: one row per territory (see :mod:`~prst_etl.pipeline.wide`), with the
+    statuses and the dictionary of the columns beside it (companion files, or sheets of the
+    workbook; ``status_columns``: each status column right after its value column instead);
+    its sector level is ``ensemble`` unless ``sector_levels`` says otherwise. ``excel`` (CSV):
+    decimal commas (``decimal_comma`` is its former name)."""
     if fmt not in FORMATS:
-        raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : parquet, csv.")
+        raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : " + ", ".join(FORMATS) + ".")
+    if shape not in SHAPES:
+        raise UsageError(f"Forme inconnue : « {shape} ».", hint="Formes : long (une ligne par case), wide (une ligne par territoire).")
     if level not in EXPORT_LEVELS:
         raise UsageError(f"Niveau inconnu : « {level} ».", hint="Niveaux : " + ", ".join(EXPORT_LEVELS))
     for s in sector_levels or []:
@@ -360,6 +518,16 @@ def export(
             raise UsageError(f"Niveau sectoriel inconnu : « {s} ».", hint="Niveaux : " + ", ".join(SECTOR_LEVELS))
     if keep_pattern and not secret:
         raise UsageError("--keep-pattern n'a de sens qu'avec le secret statistique (sans --no-secret).")
+    if status_columns and shape != "wide":
+        raise UsageError("--status-columns ne s'applique qu'à la forme large (--shape wide).")
+    if (excel or decimal_comma) and fmt != "csv":
+        raise UsageError("--excel s'applique au format csv (un classeur xlsx est déjà pour Excel, un Parquet pour les outils).",
+                         hint="Ajoutez --format csv.")
+    filters = filters or Filters()
+    filters.check()
+    excel = excel or decimal_comma
+    if shape == "wide" and not sector_levels:
+        sector_levels = ["ensemble"]
     if secret:
         from prst_etl.pipeline.secret import config as secret_config
 
@@ -390,9 +558,9 @@ def export(
                 with open_warehouse(warehouse, as_of=keep_pattern) as old:
                     keep = secret_pattern(old, None)[0]
             pattern, short = secret_pattern(wh, years, keep, progress)
-        data = level_data(wh, level, years, sector_levels)
+        data = level_data(wh, level, years, sector_levels, filters)
         data.pattern = pattern
-        path = output or default_path(wh.root, level, years, fmt, as_of)
+        path = output or default_path(wh.root, level, years, fmt, as_of, shape)
         if not secret:
             path = restricted_name(path)
     schema = _empty(data.extras).schema
@@ -408,8 +576,16 @@ def export(
             srcs.update(s for v in df["sources"].unique().drop_nulls() for s in v.split("+"))
             yield df
 
-    rows = write_chunks(chunks(), path, fmt, decimal_comma, restricted=not secret)
-    notes = list(data.notes)
+    people = digits()
+    companions: list[Path] = []
+    columns = None
+    if shape == "long":
+        rows = write_chunks(chunks(), path, fmt, excel, restricted=not secret, digits=people)
+    else:
+        long = pl.concat(list(chunks()), how="diagonal_relaxed")
+        rows, columns, companions = _write_wide(long, data, path, fmt, excel, not secret, status_columns, level)
+    notes = list(data.notes) + data.choice_notes()
+    warnings: list[str] = []
     if secret:
         if outside and sector_levels is not None:
             notes.append(
@@ -417,7 +593,7 @@ def export(
                 + ", ".join(outside) + " (voir schemas/secret.toml ; --no-secret pour un usage interne)."
             )
         audit = audit_frame(pattern, level, data)  # type: ignore[arg-type]
-        write_frame(audit, audit_path(path), fmt, decimal_comma)
+        write_frame(audit, audit_path(path), fmt, excel)
         if short[0]:
             notes.append(
                 f"ATTENTION : {short[0]} case(s) en secret primaire n'ont pas pu recevoir tout leur intervalle de "
@@ -431,8 +607,62 @@ def export(
                 "(le moteur n'a pas trouvé de motif assez large) : elles restent cachées."
             )
     if fmt == "csv" and rows > EXCEL_MAX_ROWS:
-        notes.append(
-            f"{rows} lignes : au-delà de la limite d'Excel ({EXCEL_MAX_ROWS}). Filtrez avec --sector-level ou --year, ou utilisez le format parquet."
+        warnings.append(
+            f"{rows} lignes : Excel n'en ouvre que {EXCEL_MAX_ROWS + 1:_} (en-tête compris), la fin du fichier n'y "
+            "apparaîtra pas.".replace("_", " ")
+            + " Utilisez le format parquet (R, Python, QGIS, DuckDB), ou filtrez : --indicator, --family, --code, "
+            "--year, --sex, --age-band, --sector-level."
         )
     return ExportResult(path=path, rows=rows, notes=notes, sources=sorted(srcs), refreshed=refreshed,
-                        audit=audit_path(path) if secret else None)
+                        audit=audit_path(path) if secret else None, companions=companions, columns=columns,
+                        warnings=warnings)  # fmt: skip
+
+
+def _write_wide(  # type: ignore[no-untyped-def]
+    long: pl.DataFrame, data: LevelData, path: Path, fmt: str, excel: bool, restricted: bool, status_columns: bool, level: str
+) -> tuple[int, int, list[Path]]:
+    """Write the wide shape: values, statuses, dictionary (files or sheets); rows, value columns, companion files."""
+    from prst_etl.pipeline.wide import ID_COLUMNS, widen, with_status_columns
+    from prst_etl.pipeline.write import Sheet, write_xlsx
+
+    territories = data.labels.filter(pl.col("geo_level") == level)
+    territories = territories.filter(pl.col("geo_code").is_in(long["geo_code"].unique().to_list() + list(data.filters.codes)))
+    w = widen(long, data.extras, territories)
+    n_cols = w.values.width - len(ID_COLUMNS)
+    values = with_status_columns(w) if status_columns else w.values
+    if restricted and fmt != "xlsx":  # a workbook says it in its name and its « lisez-moi » sheet
+        values = values.with_columns(pl.lit("diffusion restreinte").alias("diffusion"))
+    if fmt == "xlsx":
+        sheets = [Sheet("valeurs", values, column_digits=w.digits, frozen_columns=len(ID_COLUMNS))]
+        if not status_columns:
+            sheets.append(Sheet("statuts", w.statuses, frozen_columns=len(ID_COLUMNS)))
+        sheets.append(Sheet("dictionnaire", w.dictionary, frozen_columns=1))
+        sheets.append(Sheet("lisez-moi", _readme(level, restricted, data.notes + data.choice_notes()), text_width=110))
+        write_xlsx(sheets, path)
+        return values.height, n_cols, []
+    companions = [] if status_columns else [companion_path(path, "statuts")]
+    write_frame(values, path, fmt, excel)
+    if not status_columns:
+        write_frame(w.statuses, companions[0], fmt, excel)
+    dico = companion_path(path, "dictionnaire")
+    write_frame(w.dictionary, dico, fmt, excel)
+    return values.height, n_cols, [*companions, dico]
+
+
+def _readme(level: str, restricted: bool, notes: list[str]) -> pl.DataFrame:
+    """The « lisez-moi » sheet of a wide workbook."""
+    from prst_etl import __version__
+
+    lines = [
+        f"Export prst {__version__}, niveau « {level} » : une ligne par territoire, une colonne par indicateur, "
+        "déclinaison et année (feuille « dictionnaire » : ce que contient chaque colonne).",
+        "Les cases vides sont sans valeur : leur statut est dans la feuille « statuts » (secret : secret statistique "
+        "primaire ; secret-secondaire : caché pour qu'aucune case en secret ne soit retrouvée ; ns : non significatif ; "
+        "s, nd, /// : signes de la source).",
+        "Les taux sont calculés au niveau du territoire comme rapport des sommes ; ils sont arrondis aux décimales du "
+        "catalogue (prst indicators show ID).",
+        "Diffusion restreinte : sans secret statistique, usage interne seulement." if restricted
+        else "Secret statistique appliqué (règles de schemas/secret.toml).",
+        *[f"Remarque : {n}" for n in notes],
+    ]
+    return pl.DataFrame({"lisez-moi": lines})

@@ -2,22 +2,33 @@
 
 Layout (relative to the warehouse folder, ``./warehouse`` by default)::
 
-    prst.duckdb                                      catalogue: loads, parts, events, migrations
-    facts/<source>/<table>/year=<Y>/load-<id>.parquet one file per load, table and year (never rewritten)
-    catalogue/loads.parquet, catalogue/parts.parquet  copies of the catalogue for tools without DuckDB
-    exports/                                          default folder of ``prst export``
-    .lock                                             held by the process writing
+    prst.duckdb                                              catalogue: loads, parts, events, migrations
+    facts/current/<source>/<table>/year=<Y>/load-<id>.parquet the part reads use now, one per source, table and year
+    facts/history/<source>/<table>/year=<Y>/load-<id>.parquet superseded or reverted parts (kept for --as-of)
+    facts/staging/…                                          parts written by a load not yet recorded
+    aggregates/…                                             cache of ``prst aggregate`` (every level, load, fingerprint)
+    catalogue/loads.parquet, catalogue/parts.parquet          copies of the catalogue for tools without DuckDB
+    exports/                                                  default folder of ``prst export``
+    .lock                                                     held by the process writing
+
+A glob over ``facts/current/`` never counts a year twice: a part moves to ``history/`` when a
+newer load of the same source, table and year is recorded (or when it is reverted), and back
+when the load that superseded it is reverted.
 
 The package: this facade (:class:`Warehouse`, :func:`open_warehouse`) is the only code that
 knows the paths and the SQL of the catalogue; :mod:`~prst_etl.warehouse.migrations` its
 schema, :mod:`~prst_etl.warehouse.lock` the writer's lock.
 
-Atomicity: a load writes its Parquet files under their final names first, then
-records them in the catalogue in one DuckDB transaction. A file the catalogue
-does not reference is invisible to every read and deleted at the next write
-(an ingest killed between the two steps leaves exactly that). Nothing is ever
-modified in place: a corrected file is a new load that supersedes the previous
-one for the same source, table and year, which stays in the history.
+Atomicity: a load writes its Parquet files under ``facts/staging/`` first, then records
+them in the catalogue in one DuckDB transaction, which also points every part at its tree
+(``current/`` or ``history/``); the files are then moved where the catalogue says
+(:meth:`Warehouse.settle`: out of ``current/`` first, so that a reader globbing it never sees
+two loads of one year). The catalogue is the truth: a move interrupted by a crash is finished
+by the next command that writes, before anything else, and a reader finds a file that has not
+moved yet where it was. A file the catalogue does not reference is invisible to every read and
+deleted at the next write (an ingest killed before its commit leaves exactly that). Nothing is
+ever modified in place: a corrected file is a new load that supersedes the previous one for the
+same source, table and year, which stays in the history.
 """
 
 from __future__ import annotations
@@ -43,6 +54,23 @@ if TYPE_CHECKING:  # duckdb is imported when a warehouse is opened, not by « pr
 DEFAULT_DIR = "warehouse"
 DB_NAME = "prst.duckdb"
 LOCK_NAME = ".lock"
+TREES = ("current", "history", "staging")
+"""Subfolders of ``facts/``: the parts reads use now, the superseded ones, those of a load being written."""
+
+
+def fact_path(source: str, table: str, year: int, load_id: int, tree: str = "current") -> str:
+    """Where one part of a load lives, relative to the warehouse folder."""
+    return f"facts/{tree}/{source}/{table}/year={year}/load-{load_id}.parquet"
+
+
+def _elsewhere(rel: str) -> list[str]:
+    """The other places a fact part may still be while it moves to ``rel``: another tree, or
+    the layout before catalogue format 4 (``facts/<source>/…``, no tree)."""
+    parts = rel.split("/")
+    if len(parts) < 3 or parts[0] != "facts" or parts[1] not in TREES:
+        return []
+    rest = "/".join(parts[2:])
+    return [f"facts/{t}/{rest}" for t in TREES if t != parts[1]] + [f"facts/{rest}"]
 
 
 def resolve_path(path: Path | str | None) -> Path:
@@ -76,7 +104,14 @@ class Warehouse:
         return path.relative_to(self.root).as_posix()
 
     def abs(self, rel: str) -> Path:
-        return self.root / rel
+        """The file of a catalogue path; a fact part still on its way (see :meth:`settle`) is
+        found where it was."""
+        p = self.root / rel
+        if rel.startswith("facts/") and not p.exists():
+            for other in _elsewhere(rel):
+                if (self.root / other).exists():
+                    return self.root / other
+        return p
 
     # queries
     def query(self, sql: str, params: list[Any] | None = None) -> pl.DataFrame:
@@ -120,6 +155,49 @@ class Warehouse:
             ORDER BY p.source, p.table_name, p.year
             """
         )
+
+    def _assign_trees(self) -> None:
+        """Point every part at its tree: ``current/`` for the part reads use in the latest state,
+        ``history/`` for the others. Runs inside the caller's transaction; :meth:`settle` then
+        moves the files."""
+        latest = self.query(
+            """
+            SELECT p.load_id, p.table_name, p.year FROM load_parts p
+            JOIN events e ON e.kind = 'load' AND e.load_id = p.load_id
+            WHERE p.load_id NOT IN (SELECT r.load_id FROM events r WHERE r.kind = 'revert')
+            QUALIFY row_number() OVER (PARTITION BY p.source, p.table_name, p.year ORDER BY p.load_id DESC) = 1
+            """
+        )
+        current = set(latest.iter_rows())
+        for load_id, source, table, year, path in self.query("SELECT load_id, source, table_name, year, path FROM load_parts").iter_rows():
+            want = fact_path(source, table, year, load_id, "current" if (load_id, table, year) in current else "history")
+            if want != path:
+                self.con.execute(
+                    "UPDATE load_parts SET path = ? WHERE load_id = ? AND table_name = ? AND year = ?", [want, load_id, table, year]
+                )
+
+    def settle(self) -> list[tuple[str, str]]:
+        """Move the fact parts to where the catalogue says (after a load or a revert, or to finish
+        a move a crash interrupted); the moves made, ``(from, to)``. Moves out of ``current/``
+        come first: a reader globbing ``facts/current/`` may miss a year for an instant, never
+        count it twice."""
+        moves = []
+        for (rel,) in self.query("SELECT path FROM load_parts").iter_rows():
+            if (self.root / rel).exists():
+                continue
+            found = next((o for o in _elsewhere(rel) if (self.root / o).exists()), None)
+            if found is not None:
+                moves.append((found, rel))
+        moves.sort(key=lambda m: m[1].startswith("facts/current/"))
+        for src, dst in moves:
+            (self.root / dst).parent.mkdir(parents=True, exist_ok=True)
+            os.replace(self.root / src, self.root / dst)
+            # the folders a part leaves, if now empty (``facts/`` itself stays)
+            folder = (self.root / src).parent
+            while folder != self.facts_dir and folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+                folder = folder.parent
+        return moves
 
     def last_event(self) -> int:
         return int(self.scalar("SELECT coalesce(max(event_id), 0) FROM events"))
@@ -198,10 +276,18 @@ class Warehouse:
             )
         before = self.current_parts()
         event = self.next_id("events", "event_id")
-        self.con.execute(
-            "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'revert', ?, ?, ?, ?)",
-            [event, load_id, _now(), _user(), note],
-        )
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            self.con.execute(
+                "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'revert', ?, ?, ?, ?)",
+                [event, load_id, _now(), _user(), note],
+            )
+            self._assign_trees()
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+        self.settle()
         after = self.current_parts()
         self.write_catalogue_copies()
         restored = sorted(set(after["load_id"].to_list()) - set(before["load_id"].to_list()))
@@ -359,10 +445,10 @@ class Warehouse:
         return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
 
     def write_part(self, source: str, table: str, year: int, load_id: int, df: pl.DataFrame) -> tuple[str, int]:
-        """Write one Parquet part under its final name (unreferenced until the load is committed)."""
-        folder = self.facts_dir / source / table / f"year={year}"
-        folder.mkdir(parents=True, exist_ok=True)
-        final = folder / f"load-{load_id}.parquet"
+        """Write one Parquet part under ``facts/staging/`` (unreferenced until the load is committed,
+        then moved to ``facts/current/``); its catalogue path and rows."""
+        final = self.root / fact_path(source, table, year, load_id, "staging")
+        final.parent.mkdir(parents=True, exist_ok=True)
         tmp = final.with_suffix(".parquet.tmp")
         df = df.with_columns(pl.lit(load_id, dtype=pl.Int32).alias("load_id")).select(
             ["load_id", *df.columns]
@@ -371,7 +457,7 @@ class Warehouse:
         with open(tmp, "rb") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, final)
-        return self.rel(final), df.height
+        return fact_path(source, table, year, load_id, "current"), df.height
 
     def record_load(
         self,
@@ -421,11 +507,14 @@ class Warehouse:
                 "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'load', ?, ?, ?, ?)",
                 [self.next_id("events", "event_id"), load["load_id"], load["created_at"], load.get("user_name"), load.get("note")],
             )
+            self._assign_trees()
             fault("inside-commit")
             self.con.execute("COMMIT")
         except BaseException:
             self.con.execute("ROLLBACK")
             raise
+        fault("after-commit")
+        self.settle()
         self.write_catalogue_copies()
 
     def write_catalogue_copies(self) -> None:
@@ -467,14 +556,19 @@ class Warehouse:
 _README = """Entrepôt prst — ne modifiez pas ces fichiers à la main.
 
 prst.duckdb        catalogue (chargements, fichiers, événements) — lisible avec DuckDB
-facts/             faits (comptages additifs), un fichier Parquet par chargement, table et année
-aggregates/        agrégats de « prst aggregate » : tous niveaux et toutes dimensions, par niveau géographique
+facts/current/     faits en vigueur (comptages additifs) : un fichier Parquet par source, table et année
+                   facts/current/<source>/<table>/year=<année>/load-<n>.parquet
+facts/history/     faits remplacés par un fichier corrigé ou annulés : gardés pour --as-of
+facts/staging/     fichiers d'un chargement en cours d'écriture
+aggregates/        cache de « prst aggregate » (tous niveaux, tous chargements) : ne le lisez pas
+                   directement, il mélange les niveaux et l'historique
 secret/            motifs de secret statistique déjà calculés (recalculables, peuvent être effacés)
 catalogue/         copies Parquet du catalogue : parts.parquet dit quel fichier est « current »
 exports/           exports produits par « prst export »
 
-Un fichier de facts/ qui n'est pas « current » a été remplacé par un chargement plus récent
-(fichier corrigé) : il reste pour l'historique. Lisez plutôt les exports.
+Lire les faits en vigueur d'une table (une année n'y est jamais comptée deux fois) :
+  duckdb : SELECT * FROM read_parquet('facts/current/carsat-mp/at/*/*.parquet')
+Sous secret statistique, pour diffusion : « prst export » ou « prst publish ».
 """
 
 
@@ -546,6 +640,8 @@ def open_warehouse(
                 con = _connect(db, read_only=True)
                 wh = Warehouse(root, con, writable=False)
             if write:
+                if wh.settle():  # a move interrupted by a crash, or the layout of an older format
+                    wh.write_catalogue_copies()
                 wh.collect_garbage()
             if as_of is not None:
                 wh.as_of = wh.resolve_as_of(as_of)

@@ -202,6 +202,32 @@ def _m4(con: duckdb.DuckDBPyConnection) -> None:
     )
 
 
+@migration(5, "layout: fact parts under facts/current/ or facts/history/")
+def _m5(con: duckdb.DuckDBPyConnection) -> None:
+    """Point every part at its tree (``current/`` for the part reads use now, ``history/`` for the
+    superseded or reverted ones): a glob over ``facts/current/`` then never counts a year twice.
+    Only the catalogue changes here, in the migration's transaction; the writer that applies it
+    moves the files right after (``Warehouse.settle``, which also finishes a move a crash
+    interrupted), and until then reads find each file where it was."""
+    rows = con.execute(
+        """
+        SELECT p.load_id, p.source, p.table_name, p.year,
+               coalesce(p.load_id = (
+                   SELECT max(q.load_id) FROM load_parts q JOIN events e ON e.kind = 'load' AND e.load_id = q.load_id
+                   WHERE q.source = p.source AND q.table_name = p.table_name AND q.year = p.year
+                     AND q.load_id NOT IN (SELECT load_id FROM events WHERE kind = 'revert')
+               ), false) AS is_current
+        FROM load_parts p
+        """
+    ).fetchall()
+    for load_id, source, table, year, is_current in rows:
+        tree = "current" if is_current else "history"
+        con.execute(
+            "UPDATE load_parts SET path = ? WHERE load_id = ? AND table_name = ? AND year = ?",
+            [f"facts/{tree}/{source}/{table}/year={year}/load-{load_id}.parquet", load_id, table, year],
+        )
+
+
 def _init_or_migrate(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS prst_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute(

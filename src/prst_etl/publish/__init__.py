@@ -1,0 +1,23 @@
+"""Documents and files made for people: portraits de territoire, chiffres clés, the yearly
+tableau de bord, maps and the static site that holds them all.
+
+Everything here reads the warehouse through :mod:`prst_etl.publish.data` only (the one module
+that knows the pipeline's functions), and only with statistical secrecy applied: a document is
+a publication. Heavy libraries (Jinja2, Altair, vl-convert, WeasyPrint) are imported inside the
+functions that use them, so that ``prst --help`` stays fast.
+
+Modules:
+
+* ``data``: the secrecy-applied frames of every level, the loads behind them, the territories;
+* ``fmt``: French numbers (babel ``fr_FR``) and the words for statuses;
+* ``content``: what a portrait, the chiffres clés and the tableau de bord say (pure, no I/O);
+* ``charts`` and ``maps``: SVG charts and choropleths (Altair + vl-convert), rendered once each;
+* ``render``: Jinja2 templates to HTML, WeasyPrint to PDF;
+* ``site``: the static site.
+"""
+
+from __future__ import annotations
+
+from prst_etl.publish.api import PublishResult, build_portraits
+
+__all__ = ["PublishResult", "build_portraits"]

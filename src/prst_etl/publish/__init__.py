@@ -18,6 +18,6 @@ Modules:
 
 from __future__ import annotations
 
-from prst_etl.publish.api import PublishResult, build_portraits
+from prst_etl.publish.api import PublishResult, build_chiffres_cles, build_portraits, build_site, build_tableau_de_bord
 
-__all__ = ["PublishResult", "build_portraits"]
+__all__ = ["PublishResult", "build_chiffres_cles", "build_portraits", "build_site", "build_tableau_de_bord"]

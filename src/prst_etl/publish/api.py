@@ -106,3 +106,77 @@ def build_portraits(
     res.stats = dict(charts.STATS)
     res.seconds = time.perf_counter() - t0
     return res
+
+
+def _document(kind: str, builder, year, baseline, first, last):  # type: ignore[no-untyped-def]
+    from prst_etl.publish import documents
+
+    if kind == "chiffres-cles":
+        return "chiffres-cles.html", documents.chiffres_cles(builder, year, baseline)
+    return "tableau-de-bord.html", documents.tableau_de_bord(builder, first, last)
+
+
+def _build_document(
+    kind: str, *, warehouse, as_of, formats, output, progress, year=None, baseline=None, first=None, last=None  # type: ignore[no-untyped-def]
+) -> PublishResult:
+    from prst_etl.publish import charts, render
+    from prst_etl.publish.portrait import Builder
+
+    t0 = time.perf_counter()
+    res = PublishResult()
+    fmts = _pdf_ok(_formats(formats), res)
+    data = pdata.load(warehouse, as_of, progress)
+    _check_year(data, year)
+    for y in (first, last):
+        if y is not None and y > max(data.years, default=y):
+            raise UsageError(f"Aucune donnée après {max(data.years)} dans l'entrepôt (--to {y}).")
+    if first and last and first > last:
+        raise UsageError(f"--from {first} est après --to {last}.")
+    builder = Builder(data)
+    template, ctx = _document(kind, builder, year, baseline, first, last)
+    out = _out(warehouse, output)
+    tag = f"_{as_of.replace(':', '-')}" if as_of else ""
+    stem = f"{kind}{('_' + str(year)) if year else ''}{tag}"
+    if "html" in fmts:
+        render.write(out / f"{stem}.html", render.html(template, ctx | {"pdf_link": f"{stem}.pdf" if "pdf" in fmts else None}))
+        res.files.append(out / f"{stem}.html")
+    if "pdf" in fmts:
+        render.pdf(render.html(template, ctx), out / f"{stem}.pdf")
+        res.files.append(out / f"{stem}.pdf")
+    res.stats = dict(charts.STATS)
+    res.seconds = time.perf_counter() - t0
+    return res
+
+
+def build_chiffres_cles(
+    *, warehouse: Path | str | None = None, year: int | None = None, baseline: int | None = None, as_of: str | None = None,
+    formats: list[str] | tuple[str, ...] | None = None, output: Path | None = None, progress: Progress | None = None,
+) -> PublishResult:  # fmt: skip
+    """The regional « chiffres clés » document (2–4 pages), HTML and/or PDF."""
+    return _build_document("chiffres-cles", warehouse=warehouse, as_of=as_of, formats=formats, output=output, progress=progress,
+                           year=year, baseline=baseline)  # fmt: skip
+
+
+def build_tableau_de_bord(
+    *, warehouse: Path | str | None = None, first: int | None = None, last: int | None = None, as_of: str | None = None,
+    formats: list[str] | tuple[str, ...] | None = None, output: Path | None = None, progress: Progress | None = None,
+) -> PublishResult:  # fmt: skip
+    """The yearly tableau de bord of the pilotage indicators (``schemas/publications/tableau-de-bord.toml``)."""
+    return _build_document("tableau-de-bord", warehouse=warehouse, as_of=as_of, formats=formats, output=output,
+                           progress=progress, first=first, last=last)  # fmt: skip
+
+
+def build_site(
+    output: Path | None = None,
+    *,
+    warehouse: Path | str | None = None,
+    as_of: str | None = None,
+    pdf: bool = True,
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> PublishResult:
+    """The static site: home page with the regional maps, every portrait, chiffres clés, the
+    dashboard, the indicator dictionary and the downloads. Opens from disk (no server, no network)."""
+    from prst_etl.publish import site
+
+    return site.build(output, warehouse=warehouse, as_of=as_of, pdf=pdf, jobs=jobs, progress=progress)

@@ -174,9 +174,10 @@ def build_site(
     pdf: bool = True,
     jobs: int | None = None,
     progress: Progress | None = None,
+    sample: int | None = None,
 ) -> PublishResult:
     """The static site: home page with the regional maps, every portrait, chiffres clés, the
     dashboard, the indicator dictionary and the downloads. Opens from disk (no server, no network)."""
     from prst_etl.publish import site
 
-    return site.build(output, warehouse=warehouse, as_of=as_of, pdf=pdf, jobs=jobs, progress=progress)
+    return site.build(output, warehouse=warehouse, as_of=as_of, pdf=pdf, jobs=jobs, progress=progress, sample=sample)

@@ -86,7 +86,8 @@ def _write_portrait(b, t, out: Path, pdf: bool, csv: str) -> list[str]:  # type:
 
 
 # -- the site ---------------------------------------------------------------------------------------
-def build(output: Path | None, *, warehouse=None, as_of=None, pdf=True, jobs=None, progress=None) -> PublishResult:  # type: ignore[no-untyped-def]
+def build(output: Path | None, *, warehouse=None, as_of=None, pdf=True, jobs=None, progress=None, sample=None) -> PublishResult:  # type: ignore[no-untyped-def]
+    """``sample``: only the first N territories of each level (tests)."""
     from prst_etl.publish import documents
     from prst_etl.publish.portrait import Builder, Counter
     from prst_etl.publish.content import Notes, config
@@ -115,7 +116,7 @@ def build(output: Path | None, *, warehouse=None, as_of=None, pdf=True, jobs=Non
     svgs = dict(charts._CACHE)
 
     # Portraits: worker processes (spawned: polars and vl-convert threads do not survive a fork)
-    terrs = [t for lvl in pdata.PORTRAIT_LEVELS for t in data.territories(lvl)]
+    terrs = [t for lvl in pdata.PORTRAIT_LEVELS for t in data.territories(lvl)[:sample]]
     csv_of = {lvl: f"../../donnees/prst_{lvl}.csv" for lvl in pdata.PORTRAIT_LEVELS}
     jobs = jobs or min(2, os.cpu_count() or 1)
     tasks = [(t.level, t.code, csv_of[t.level]) for t in terrs]
@@ -179,7 +180,7 @@ def build(output: Path | None, *, warehouse=None, as_of=None, pdf=True, jobs=Non
         shutil.rmtree(tmpdir, ignore_errors=True)
     groups = []
     for lvl in pdata.PORTRAIT_LEVELS:
-        items = [(t, f"{lvl}/{t.slug}.html", f"{lvl}/{t.slug}.pdf" if pdf else None) for t in data.territories(lvl)]
+        items = [(t, f"{lvl}/{t.slug}.html", f"{lvl}/{t.slug}.pdf" if pdf else None) for t in data.territories(lvl)[:sample]]
         groups.append((lvl, {"region": "Région", "departement": "Départements", "zone-emploi": "Zones d'emploi",
                              "spsti": "Périmètres des SPSTI"}[lvl], items))  # fmt: skip
     render.write(out / "portraits" / "index.html",

@@ -65,7 +65,6 @@ def build_table(seed: int = 0):
 
 def run(name: str) -> dict:
     import numpy as np
-    import polars as pl
 
     from prst_etl.secrecy import secondary_suppression
 

@@ -182,7 +182,8 @@ def test_rates_ci_and_significance(cli, wh, tmp_path) -> None:  # type: ignore[n
 
 def test_own_level_cube_built_by_groups_equals_the_whole(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """The commune cube is built département by département to save memory: same cells as in one go."""
-    from prst_etl.pipeline.aggregate import cube, spsti_map, write_cube
+    from prst_etl.pipeline.aggregate import cube, write_cube
+    from prst_etl.reference.territories import spsti_map
     from prst_etl.sources import get_source
 
     assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx", "-w", wh).exit_code == 0
@@ -192,7 +193,7 @@ def test_own_level_cube_built_by_groups_equals_the_whole(cli, wh, tmp_path) -> N
     assert facts.select(pl.col("geo_code").str.slice(0, 2).n_unique()).collect().item() > 1
     spec = get_source("carsat-mp").table("at")
     spsti = spsti_map(None, 2024)
-    write_cube(facts, spec, "commune", "commune", spsti, tmp_path / "grouped.parquet")
+    write_cube(facts, spec, "commune", "commune", spsti, tmp_path / "grouped.parquet", grouped_from=0)
     grouped = pl.read_parquet(tmp_path / "grouped.parquet")
     whole = cube(facts, spec, "commune", "commune", spsti).collect()
     keys = [c for c in whole.columns if whole[c].dtype == pl.String or c == "year"]

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from prst_etl import reference
 from prst_etl.pipeline.aggregate import GEO_TARGETS, cube, geo_targets
 from prst_etl.model.codes import age_bounds
-from prst_etl.pipeline.export import _rate
+from prst_etl.pipeline.rates import rate as _rate
 from prst_etl.model.indicators import Indicator
 from prst_etl.sources.base import Measure, TableSpec
 

@@ -88,7 +88,7 @@ EXACT = (pl.col("value") > 0) & (pl.col("high") - pl.col("low") < 1e-6)
 
 def test_no_hidden_cell_can_be_narrowed_by_linear_programming(loaded) -> None:  # type: ignore[no-untyped-def]
     """The attacker knows every published cell of every level and every equation."""
-    from prst_etl.pipeline.export import secret_problems
+    from prst_etl.pipeline.secret import secret_problems
     from prst_etl.secrecy.verify import attacker_ranges
     from prst_etl.pipeline.secret import UNPUBLISHED, config
 
@@ -196,7 +196,7 @@ def test_cells_the_source_hid_are_unknown_not_zero(tmp_path) -> None:  # type: i
     cells exactly recoverable from the published ones; as unknown cells of the equations, every
     primary cell keeps its interval (checked by linear programming)."""
     from conftest import FIXTURES, Cli
-    from prst_etl.pipeline.export import secret_problems
+    from prst_etl.pipeline.secret import secret_problems
 
     cli, wh = Cli(), tmp_path / "warehouse"
     assert cli("ingest", "msa", FIXTURES / "sources/msa/exemple.xlsx", "-w", wh).exit_code == 0

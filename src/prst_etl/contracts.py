@@ -41,7 +41,7 @@ def fact_contract(source_id: str, table: Any) -> dict[str, Any]:
 
 
 def export_contract() -> dict[str, Any]:
-    from prst_etl.pipeline.export import BASE_COLUMNS, TAIL_COLUMNS
+    from prst_etl.model.facts import BASE_COLUMNS, TAIL_COLUMNS
 
     doc = {
         "geo_label": "libellé du territoire",

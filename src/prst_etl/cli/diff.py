@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 from rich.table import Table
 
@@ -67,8 +66,11 @@ def diff_years(
 
       prst diff-years 2023 2023 --from diagnostic-2025 --to observatoire-2026-T2
     """
+    import polars as pl
+
     from prst_etl.pipeline import diff as core  # imported here: « prst ingest » need not load it
-    from prst_etl.pipeline.export import BASE_COLUMNS, write_frame
+    from prst_etl.model.facts import BASE_COLUMNS
+    from prst_etl.pipeline.write import write_frame
 
     if fmt not in ("table", "csv", "parquet"):
         raise UsageError(f"Format inconnu : « {fmt} ».", hint="Formats : table, csv, parquet.")
@@ -81,7 +83,7 @@ def diff_years(
     if output is not None or fmt != "table":
         path = output or Path(f"diff_{level}_{year1}_{year2}.{ 'csv' if fmt == 'table' else fmt}")
         if not secret:
-            from prst_etl.pipeline.export import restricted_name
+            from prst_etl.pipeline.write import restricted_name
 
             path = restricted_name(path)
         write_frame(df, path, "csv" if path.suffix == ".csv" or fmt == "csv" else "parquet")

@@ -11,7 +11,6 @@ from rich.table import Table
 
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import out
-from prst_etl.model.indicators import catalogue, get_indicator
 
 app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 
@@ -32,6 +31,8 @@ def indicators(
 
     Exemples : prst indicators --family sinistralite ; prst indicators show at_tf
     """
+    from prst_etl.model.indicators import catalogue
+
     if ctx.invoked_subcommand is not None:
         return
     inds = [i for i in catalogue().values() if family is None or i.family == family]
@@ -59,6 +60,8 @@ def show(
 
     Exemple : prst indicators show at_if
     """
+    from prst_etl.model.indicators import get_indicator
+
     i = get_indicator(indicator)
     if as_json:
         out.print_json(json.dumps(asdict(i), ensure_ascii=False))

@@ -7,10 +7,8 @@ import sys
 from pathlib import Path
 from typing import Annotated
 
-import polars as pl
 import typer
 
-from prst_etl.pipeline import ingest as core
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import err, out, progress_steps, render_plan, render_report
 from prst_etl.errors import UsageError
@@ -61,6 +59,8 @@ def ingest(
 
     Codes de sortie : 0 chargé (ou déjà chargé), 1 fichier refusé, 2 option invalide, 3 erreur prst.
     """
+    from prst_etl.pipeline import ingest as core
+
     if year is not None and not 1900 <= year <= 2100:
         raise UsageError(f"Année invalide : {year}.")
     def confirm(plan: list) -> bool:  # type: ignore[type-arg]
@@ -94,6 +94,8 @@ def ingest(
 
 
 def write_issue_file(report, path: Path) -> None:  # type: ignore[no-untyped-def]
+    import polars as pl
+
     rows = [i.to_dict() for i in report.issues]
     path.parent.mkdir(parents=True, exist_ok=True)
     if path.suffix.lower() == ".json":

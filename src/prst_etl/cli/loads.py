@@ -10,7 +10,6 @@ from rich.table import Table
 
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import fmt_int, out
-from prst_etl.warehouse import open_warehouse
 
 app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 
@@ -30,6 +29,8 @@ def loads(
 
     Exemple : prst loads --source carsat-mp
     """
+    from prst_etl.warehouse import open_warehouse
+
     if ctx.invoked_subcommand is not None:
         return
     with open_warehouse(warehouse) as wh:
@@ -73,6 +74,8 @@ def revert(
 
     Exemple : prst loads revert 7 --note "fichier envoyé par erreur"
     """
+    from prst_etl.warehouse import open_warehouse
+
     with open_warehouse(warehouse, write=True) as wh:
         res = wh.revert_load(load_id, force=force, note=note)
     if as_json:

@@ -10,8 +10,6 @@ from rich.table import Table
 
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import out
-from prst_etl.errors import UnknownName
-from prst_etl.warehouse import open_warehouse
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -40,6 +38,8 @@ def create(
 
     Exemple : prst release create diagnostic-2025 --note "Chiffres clés 2025"
     """
+    from prst_etl.warehouse import open_warehouse
+
     with open_warehouse(warehouse, write=True) as wh:
         rel = wh.create_release(name, note)
     if as_json:
@@ -58,6 +58,8 @@ def list_(warehouse: WarehouseOpt = None, as_json: JsonOpt = False) -> None:
 
     Exemple : prst release list
     """
+    from prst_etl.warehouse import open_warehouse
+
     with open_warehouse(warehouse) as wh:
         df = wh.releases()
     if as_json:
@@ -83,6 +85,9 @@ def show(
 
     Exemple : prst release show diagnostic-2025
     """
+    from prst_etl.warehouse import open_warehouse
+    from prst_etl.errors import UnknownName
+
     with open_warehouse(warehouse) as wh:
         rels = wh.releases()
         row = rels.filter(rels["name"] == name)

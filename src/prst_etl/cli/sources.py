@@ -11,8 +11,6 @@ from rich.table import Table
 
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
 from prst_etl.console import out
-from prst_etl.model.codes import STATUS_LABELS
-from prst_etl.sources import ORIGINS, all_sources, get_source
 
 app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 
@@ -33,6 +31,9 @@ def sources(ctx: typer.Context, warehouse: WarehouseOpt = None, as_json: JsonOpt
 
     Exemple : prst sources puis prst sources show carsat-mp
     """
+    from prst_etl.sources import ORIGINS
+    from prst_etl.sources import all_sources
+
     if ctx.invoked_subcommand is not None:
         return
     loaded = _loaded_years(warehouse)
@@ -68,7 +69,10 @@ def sources(ctx: typer.Context, warehouse: WarehouseOpt = None, as_json: JsonOpt
 def _loaded_years(warehouse) -> dict[str, list[int]]:  # type: ignore[no-untyped-def]
     """Years with a current load, per source (empty when there is no warehouse)."""
     from prst_etl.errors import WarehouseError
-    from prst_etl.warehouse import open_warehouse
+    from prst_etl.warehouse import DB_NAME, open_warehouse, resolve_path
+
+    if not (resolve_path(warehouse) / DB_NAME).exists():
+        return {}  # no warehouse: nothing to open (and duckdb need not be imported)
 
     try:
         with open_warehouse(warehouse) as wh:
@@ -92,6 +96,10 @@ def show(
 
     Exemple : prst sources show ameli-at
     """
+    from prst_etl.model.codes import STATUS_LABELS
+    from prst_etl.sources import ORIGINS
+    from prst_etl.sources import get_source
+
     src = get_source(source)
     maps = src.mappings()
     if as_json:
@@ -193,6 +201,8 @@ def template(
 
       prst sources template dgt-spsti --year 2025 --output modele-dgt-2025.xlsx
     """
+    from prst_etl.sources import get_source
+
     from prst_etl.errors import UsageError
     from prst_etl.sources.template import default_output, write_template
 

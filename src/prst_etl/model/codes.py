@@ -13,7 +13,7 @@ from typing import Literal
 
 import polars as pl
 
-from prst_etl.sources.readers import norm_header_expr
+from prst_etl.model.text import norm_header_expr
 
 TOTAL = "_T"
 """Code meaning « all » in every dimension (SDMX convention)."""
@@ -43,6 +43,11 @@ its value; ``s``, ``nd`` and ``///`` have no value."""
 NO_VALUE = (STATUS_SECRET, STATUS_NA, STATUS_ABSENT)
 """Signs meaning « no number »: a sum or a rate that includes such a cell has none either."""
 STATUS_DTYPE = pl.Enum(list(STATUSES))
+SECRET = "secret"
+"""Status of a published cell hidden by the primary secrecy (a rule of ``schemas/secret.toml``)."""
+SECONDARY = "secret-secondaire"
+"""Status of a published cell hidden so that no primary cell can be recovered (secondary secrecy)."""
+HIDDEN = (SECRET, SECONDARY)
 SIGN_VALUES: dict[str, str] = {
     "s": STATUS_SECRET, "secret": STATUS_SECRET, "c": STATUS_SECRET,
     "nd": STATUS_NA, "n.d.": STATUS_NA, "n.d": STATUS_NA, "...": STATUS_NA, "…": STATUS_NA, "na": STATUS_NA,

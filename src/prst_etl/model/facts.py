@@ -17,23 +17,70 @@ appears in a key only for a dimension the source does not break down.
 
 from __future__ import annotations
 
-from typing import Literal
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import pandera.polars as pa
 import polars as pl
 
-from prst_etl.model.codes import NO_VALUE, SEXES, STATUS_DTYPE, STATUSES, TOTAL
-from prst_etl.sources.base import TableSpec
+if TYPE_CHECKING:  # pandera is imported when a contract is built, not by ``prst --help``
+    import pandera.polars as pa
 
-GeoLevel = Literal["commune", "zone-emploi", "departement", "region", "france", "spsti", "spsti-departement"]
-GEO_LEVELS: tuple[str, ...] = ("commune", "zone-emploi", "departement", "region", "france", "spsti", "spsti-departement")
-"""``spsti-departement``: the part of an SPSTI perimeter in one département (code ``<spsti>@<dep>``),
-the finest level of sources that count by SPSTI and département (IODA)."""
-SECTOR_LEVELS: tuple[str, ...] = ("naf732", "naf615", "naf272", "a88", "a64", "a38", "a21", "a17", "a10", "ensemble")
-SECTOR_TOTAL_LEVEL = "ensemble"
+from prst_etl.model.codes import NO_VALUE, SEXES, STATUS_DTYPE, STATUSES, TOTAL
+
+from prst_etl.model.levels import GEO_LEVELS, SECTOR_LEVELS, SECTOR_TOTAL_LEVEL, GeoLevel  # noqa: F401 (re-exported)
+
 KEY_COLUMNS: tuple[str, ...] = ("year", "geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band")
 STATUS_SUFFIX = "__status"
 AGE_PATTERN = r"^(?:Y_LT\d+|Y\d+T\d+|Y_GE\d+|_T)$"
+
+
+@dataclass(frozen=True)
+class Measure:
+    id: str
+    label: str
+    unit: str = "nombre"
+
+
+@dataclass(frozen=True)
+class Pivot:
+    """A dimension stored pivoted: one measure column per code.
+
+    The 13 risk families of the AT workbook are the dimension ``risk_family`` of
+    measure ``at_risque``; storing them as 13 columns of the ``at`` table (as the
+    provider writes them) instead of 13 times more rows keeps ingestion as fast
+    as reading the file. Exports show them long, with a ``risk_family`` column,
+    and the ``_T`` total is their sum.
+    """
+
+    dimension: str
+    measure: str
+    label: str
+    columns: tuple[tuple[str, str, str], ...]
+    """(storage column, code, French label) of each value of the dimension."""
+
+    @property
+    def storage(self) -> list[str]:
+        return [c for c, _, _ in self.columns]
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    """A fact table a source produces: its extra dimensions and its additive measures."""
+
+    name: str
+    label: str
+    measures: tuple[Measure, ...]
+    extra_dims: tuple[str, ...] = ()
+    pivots: tuple[Pivot, ...] = ()
+
+    @property
+    def measure_ids(self) -> list[str]:
+        return [m.id for m in self.measures]
+
+
+BASE_COLUMNS = ["geo_level", "geo_code", "geo_label", "sector_level", "sector_code", "sector_label", "sex", "age_band"]
+"""First columns of a long export (then the source dimensions, then :data:`TAIL_COLUMNS`)."""
+TAIL_COLUMNS = ["year", "indicator", "value", "status", "ci_low", "ci_high", "coverage", "sources"]
 
 
 def status_col(measure: str) -> str:
@@ -52,6 +99,8 @@ def dims_of(spec: TableSpec) -> list[str]:
 
 
 def _frame_check(name: str, expr: pl.Expr) -> pa.Check:
+    import pandera.polars as pa
+
     return pa.Check(lambda data: data.lazyframe.select(expr), name=name)
 
 
@@ -60,6 +109,8 @@ def fact_schema(spec: TableSpec, present: list[str] | None = None) -> pa.DataFra
 
     ``present``: the columns of the frame to check (status columns are optional).
     """
+    import pandera.polars as pa
+
     present_set = set(present) if present is not None else None
     text = dict(dtype=pl.String, nullable=False)
     columns: dict[str, pa.Column] = {

@@ -38,6 +38,11 @@ class Indicator:
     sources: tuple[str, ...] = ()
     by: tuple[str, ...] = ()
     """Breakdowns the observatory publishes (informative; every breakdown a source gives is exported)."""
+    decimals: int | None = None
+    """Digits published after the decimal point (``0`` for counts); None: not rounded."""
+    prefer: tuple[str, ...] = ()
+    """Sources in order of preference when several give this indicator for the same cell (one
+    key, one row: the first present wins; the others are not published under this id)."""
 
     @property
     def is_rate(self) -> bool:
@@ -67,6 +72,8 @@ def catalogue() -> dict[str, Indicator]:
                 denominator_total_of=tuple(d.get("denominator_total_of", ())),
                 sources=tuple(d.get("sources", ())),
                 by=tuple(d.get("by", ())),
+                decimals=d.get("decimals"),
+                prefer=tuple(d.get("prefer", ())),
             )
             if ind.id in out:
                 raise ValueError(f"indicator {ind.id} defined twice (in {path.name})")

@@ -15,7 +15,6 @@ import polars as pl
 from prst_etl.model.codes import NO_VALUE, STATUS_DTYPE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
 from prst_etl.model.facts import status_col
 
-GEO_ORDER = ("commune", "zone-emploi", "departement", "region", "france")
 
 
 def sum_cells(df: pl.LazyFrame | pl.DataFrame, dims: Sequence[str], measures: Sequence[str], *, maintain_order: bool = True):  # type: ignore[no-untyped-def]

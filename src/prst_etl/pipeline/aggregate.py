@@ -32,28 +32,21 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl.reference import geography, sectors
-from prst_etl import reference
+from prst_etl.reference import sectors
 from prst_etl.model.codes import TOTAL, age_rollup
 from prst_etl.model.facts import KEY_COLUMNS
+from prst_etl.model.levels import GEO_TARGETS
+from prst_etl.reference.territories import PERIMETER_SOURCE, geo_map, section_f_codes, spsti_map, territory_departements  # noqa: F401
 from prst_etl.model.rollup import add_totals, sum_cells
 from prst_etl.sources import all_sources
 from prst_etl.sources.base import TableSpec
-from prst_etl.warehouse import Warehouse, _now, fault, open_warehouse
+from prst_etl.warehouse import Warehouse, fault, open_warehouse
 
 AGG_VERSION = "1"
 """Bump when the aggregation rules change: every aggregate is then recomputed."""
-PERIMETER_SOURCE = "spsti-perimetres"
-GEO_TARGETS: dict[str, tuple[str, ...]] = {
-    "commune": ("commune", "zone-emploi", "departement", "region", "france", "spsti"),
-    "zone-emploi": ("zone-emploi", "region", "france"),
-    "departement": ("departement", "region", "france"),
-    "region": ("region", "france"),
-    "france": ("france",),
-    "spsti-departement": ("spsti-departement", "spsti", "departement", "region"),
-    "spsti": ("spsti",),
-}
-"""Levels computed from each level (itself included)."""
+
+GROUPED_CUBE_ROWS = 200_000
+"""Fact rows from which a part's own-level cube is built by groups of places (see :func:`write_cube`)."""
 
 Progress = Callable[[str], None]
 
@@ -69,23 +62,10 @@ class AggregateReport:
 
 
 # -- geography --------------------------------------------------------------------------
-def perimeter_rows(wh: Warehouse) -> pl.DataFrame | None:
-    lf = wh.scan_facts(PERIMETER_SOURCE, "perimetres")
-    return None if lf is None else lf.collect()
 
 
-def perimeter_loads(wh: Warehouse) -> list[int]:
-    cur = wh.current_parts().filter(pl.col("source") == PERIMETER_SOURCE)
-    return sorted(cur["load_id"].unique().to_list())
 
 
-def spsti_map(perims: pl.DataFrame | None, year: int) -> pl.DataFrame:
-    """``commune → spsti`` for one year, with the service's scope (``champ``) and name."""
-    from prst_etl.sources.builtin.spsti_perimetres import perimeters
-
-    if perims is None:
-        return pl.DataFrame(schema={"commune": pl.String, "spsti": pl.String, "spsti_nom": pl.String, "champ": pl.String})
-    return perimeters(perims, year)
 
 
 def geo_targets(from_level: str, coverage: list[str], has_perimeters: bool) -> list[str]:
@@ -100,59 +80,11 @@ def geo_targets(from_level: str, coverage: list[str], has_perimeters: bool) -> l
     return out
 
 
-def geo_map(from_level: str, to_level: str, codes: pl.Series, spsti: pl.DataFrame) -> pl.DataFrame:
-    """``geo_code → target`` (and ``champ`` for SPSTI targets) for the codes of a part."""
-    if from_level == to_level:
-        return pl.DataFrame({"geo_code": codes.unique(), "target": codes.unique()})
-    if to_level == "spsti" and from_level == "commune":
-        return spsti.select(pl.col("commune").alias("geo_code"), pl.col("spsti").alias("target"), "champ")
-    if from_level == "spsti-departement":
-        parts = pl.DataFrame({"geo_code": codes.unique()}).with_columns(
-            spsti=pl.col("geo_code").str.split("@").list.first(), dep=pl.col("geo_code").str.split("@").list.last()
-        )
-        if to_level == "spsti":
-            return parts.select("geo_code", pl.col("spsti").alias("target"))
-        if to_level == "departement":
-            return parts.select("geo_code", pl.col("dep").alias("target"))
-        deps = reference.departements().select(pl.col("code").alias("dep"), pl.col("region").alias("target"))
-        return parts.join(deps, on="dep").select("geo_code", "target")
-    m = geography.rollup_map(from_level)  # type: ignore[arg-type]
-    return m.filter(pl.col("level") == to_level).select(pl.col("code").alias("geo_code"), "target")
 
 
-def territory_departements(level: str, spsti: pl.DataFrame | None = None) -> pl.DataFrame:
-    """``geo_code, departement``: the départements a territory lies in (for coverage)."""
-    deps = reference.departements()
-    if level == "commune":
-        cur = reference.communes(2025).filter(pl.col("type") == "commune-actuelle")
-        return cur.select(pl.col("code").alias("geo_code"), "departement")
-    if level == "zone-emploi":
-        cur = reference.communes(2025).filter(pl.col("type") == "commune-actuelle").select("code", "departement")
-        return reference.commune_ze().join(cur, on="code").select(pl.col("ze_code").alias("geo_code"), "departement").unique()
-    if level == "departement":
-        return deps.select(pl.col("code").alias("geo_code"), pl.col("code").alias("departement"))
-    if level == "region":
-        return deps.select(pl.col("region").alias("geo_code"), pl.col("code").alias("departement"))
-    if level == "france":
-        return deps.select(pl.lit("FR").alias("geo_code"), pl.col("code").alias("departement"))
-    if level == "spsti":
-        if spsti is None or spsti.height == 0:
-            return pl.DataFrame(schema={"geo_code": pl.String, "departement": pl.String})
-        cur = reference.communes(2025).select(pl.col("code").alias("commune"), "departement").unique("commune")
-        return spsti.join(cur, on="commune").select(pl.col("spsti").alias("geo_code"), "departement").unique()
-    if level == "spsti-departement":
-        return pl.DataFrame(schema={"geo_code": pl.String, "departement": pl.String})
-    raise ValueError(level)
 
 
 # -- the cube ---------------------------------------------------------------------------
-def section_f_codes(level: str) -> list[str]:
-    """Codes of a sector level that lie in NAF section F (construction), for BTP services."""
-    try:
-        m = sectors.rollup_map(level)  # type: ignore[arg-type]
-    except ValueError:
-        return []
-    return m.filter((pl.col("level") == "a21") & (pl.col("target") == "F"))["code"].to_list()
 
 
 def part_meta(facts: pl.LazyFrame) -> pl.DataFrame:
@@ -165,17 +97,24 @@ def part_meta(facts: pl.LazyFrame) -> pl.DataFrame:
 
 
 def write_cube(
-    facts: pl.LazyFrame, spec: TableSpec, from_level: str, to_level: str, spsti: pl.DataFrame, path: Path
+    facts: pl.LazyFrame,
+    spec: TableSpec,
+    from_level: str,
+    to_level: str,
+    spsti: pl.DataFrame,
+    path: Path,
+    grouped_from: int = GROUPED_CUBE_ROWS,
 ) -> None:
     """Stream the cube of a part at one level into ``path``.
 
     A part's own level (communes, most often) gives the largest cube, and its cells never mix
     two places: it is built by groups of places (their first two characters: a département),
-    each streamed to disk, then joined into one file — the memory of one group, not of all."""
+    each streamed to disk, then joined into one file — the memory of one group, not of all.
+    A small part is built at once: a file per group costs more than it saves."""
     opts = {"compression": "zstd", "statistics": True, "engine": "streaming"}
     meta = part_meta(facts) if from_level == to_level else None
     groups = sorted({c[:2] for c in meta["geo_code"][0].to_list()}) if meta is not None else []
-    if len(groups) < 2:
+    if len(groups) < 2 or facts.select(pl.len()).collect().item() < grouped_from:
         cube(facts, spec, from_level, to_level, spsti, meta).sink_parquet(path, **opts)
         return
     chunks = []
@@ -274,15 +213,12 @@ def plan(wh: Warehouse, years: list[int] | None = None, source_ids: list[str] | 
         cur = cur.filter(pl.col("year").is_in(years))
     if source_ids:
         cur = cur.filter(pl.col("source").is_in(source_ids))
-    loads = wh.query("SELECT load_id, coverage FROM loads")
+    loads = wh.load_coverage().select("load_id", "coverage")
     cur = cur.join(loads, on="load_id", how="left").with_columns(
         pl.Series("geo_level", [part_level(wh, p) for p in cur["path"]], dtype=pl.String)
     )
-    have = {
-        (r["load_id"], r["table_name"], r["year"], r["geo_level"], r["fingerprint"])
-        for r in wh.query("SELECT load_id, table_name, year, geo_level, fingerprint FROM aggregates").iter_rows(named=True)
-    }
-    pids = perimeter_loads(wh)
+    have = wh.aggregate_keys()
+    pids = wh.perimeter_loads()
     todo = []
     for r in cur.iter_rows(named=True):
         for level in geo_targets(r["geo_level"], list(r["coverage"] or []), bool(pids)):
@@ -308,21 +244,18 @@ def aggregate(
     step = progress or (lambda _m: None)
     report = AggregateReport()
     todo = plan(wh, years, sources)
-    n_current = wh.query("SELECT count(*) AS n FROM aggregates")["n"][0]
-    report.up_to_date = int(n_current)
+    report.up_to_date = wh.n_aggregates()
     if not todo:
         return report
     registry = all_sources()
-    perims = perimeter_rows(wh)
+    perims = wh.perimeter_rows()
     rows = []
     for i, t in enumerate(todo, 1):
         step(f"agrégation {i}/{len(todo)} : {t['source']} {t['table_name']} {t['year']} → {t['target']}")
         spec = registry[t["source"]]().table(t["table_name"])  # type: ignore[index]
         facts = pl.scan_parquet(wh.abs(t["path"]))  # type: ignore[arg-type]
         spsti = spsti_map(perims, int(t["year"]))  # type: ignore[arg-type]
-        folder = wh.aggregates_dir / str(t["source"]) / str(t["table_name"]) / f"year={t['year']}" / f"load-{t['load_id']}"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{t['target']}-{t['fingerprint']}.parquet"
+        path = wh.aggregate_path(str(t["source"]), str(t["table_name"]), int(t["year"]), int(t["load_id"]), str(t["target"]), str(t["fingerprint"]))  # type: ignore[arg-type]
         tmp = path.with_suffix(".parquet.tmp")
         # streamed to disk: a commune-level cube can be much larger than the memory it needs
         write_cube(facts, spec, t["geo_level"], t["target"], spsti, tmp)  # type: ignore[arg-type]
@@ -333,19 +266,7 @@ def aggregate(
              "geo_level": t["target"], "fingerprint": t["fingerprint"], "path": wh.rel(path), "n_rows": n_rows}
         )  # fmt: skip
     fault("after-aggregate-write")
-    now = _now()
-    wh.con.execute("BEGIN TRANSACTION")
-    try:
-        for r in rows:
-            wh.con.execute(
-                "INSERT OR REPLACE INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [r["load_id"], r["source"], r["table_name"], r["year"], r["geo_level"], r["fingerprint"], r["path"], r["n_rows"], now],
-            )
-        fault("inside-aggregate-commit")
-        wh.con.execute("COMMIT")
-    except BaseException:
-        wh.con.execute("ROLLBACK")
-        raise
+    wh.record_aggregates(rows)
     report.computed = rows
     return report
 
@@ -353,9 +274,9 @@ def aggregate(
 def current_aggregates(wh: Warehouse, level: str, years: list[int] | None = None) -> pl.DataFrame:
     """The aggregated files export reads for one level: those of the current loads and fingerprints."""
     cur = wh.current_parts().select("load_id", "source", "table_name", "year")
-    pids = perimeter_loads(wh)
+    pids = wh.perimeter_loads()
     fp = fingerprint(level, pids)
-    agg = wh.query("SELECT * FROM aggregates WHERE geo_level = ? AND fingerprint = ?", [level, fp])
+    agg = wh.aggregates_at(level, fp)
     out = agg.join(cur, on=["load_id", "source", "table_name", "year"], how="inner")
     if years:
         out = out.filter(pl.col("year").is_in(years))

@@ -27,7 +27,10 @@ import polars as pl
 
 from prst_etl import reference
 from prst_etl.errors import UsageError
-from prst_etl.pipeline.export import BASE_COLUMNS, EXPORT_LEVELS, Z95, frame_as_of
+from prst_etl.model.facts import BASE_COLUMNS
+from prst_etl.model.levels import EXPORT_LEVELS
+from prst_etl.pipeline.export import frame_as_of
+from prst_etl.pipeline.rates import Z95
 from prst_etl.model.indicators import catalogue
 from prst_etl.resources import data_dir
 from prst_etl.warehouse import open_warehouse
@@ -89,10 +92,10 @@ def _geo_changed(level: str) -> set[str]:
 
 
 def _spsti_changed(warehouse, y1: int, y2: int, as_of: str | None) -> set[str]:  # type: ignore[no-untyped-def]
-    from prst_etl.pipeline.aggregate import perimeter_rows, spsti_map
+    from prst_etl.reference.territories import spsti_map
 
     with open_warehouse(warehouse, as_of=as_of) as wh:
-        rows = perimeter_rows(wh)
+        rows = wh.perimeter_rows()
     if rows is None:
         return set()
     a, b = spsti_map(rows, y1), spsti_map(rows, y2)
@@ -108,15 +111,9 @@ def _revised(warehouse, year: int, as_of: str | None) -> dict[str, str]:  # type
         cur = wh.current_parts().filter(pl.col("year") == year)
         out = {}
         for r in cur.iter_rows(named=True):
-            older = wh.query(
-                "SELECT p.load_id FROM load_parts p JOIN events e ON e.kind = 'load' AND e.load_id = p.load_id "
-                "WHERE p.source = ? AND p.table_name = ? AND p.year = ? AND p.load_id < ? "
-                + ("" if wh.as_of is None else f"AND e.event_id <= {int(wh.as_of)} ")
-                + "ORDER BY p.load_id",
-                [r["source"], r["table_name"], year, r["load_id"]],
-            )
-            if older.height:
-                out[r["source"]] = f"valeur révisée en {year} : chargement n° {r['load_id']} (remplace n° {', '.join(map(str, older['load_id']))})"
+            older = wh.earlier_loads(r["source"], r["table_name"], year, r["load_id"])
+            if older:
+                out[r["source"]] = f"valeur révisée en {year} : chargement n° {r['load_id']} (remplace n° {', '.join(map(str, older))})"
     return out
 
 

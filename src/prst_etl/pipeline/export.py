@@ -21,43 +21,27 @@ when a load is newer, and saying so), then:
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 import polars as pl
 
-from prst_etl.reference import geography, sectors
-from prst_etl.pipeline.aggregate import (
-    GEO_TARGETS,
-    aggregate,
-    current_aggregates,
-    perimeter_rows,
-    plan,
-    spsti_map,
-    territory_departements,
-)
-from prst_etl.model.codes import NO_VALUE, STATUS_ABSENT, STATUS_PROVISIONAL, TOTAL
 from prst_etl.errors import UsageError
-from prst_etl.model.facts import KEY_COLUMNS, SECTOR_LEVELS, status_col, with_status_columns
-from prst_etl.model.indicators import Indicator, catalogue
-from prst_etl.resources import data_dir
-from prst_etl.model.rollup import sum_cells
-from prst_etl.pipeline.secret import HIDDEN, SECONDARY, SECRET
+from prst_etl.model.codes import SECONDARY, SECRET
+from prst_etl.model.facts import BASE_COLUMNS, KEY_COLUMNS, TAIL_COLUMNS, with_status_columns
+from prst_etl.model.indicators import catalogue
+from prst_etl.model.levels import EXPORT_LEVELS, GEO_TARGETS, SECTOR_LEVELS
+from prst_etl.pipeline.aggregate import aggregate, current_aggregates, plan
+from prst_etl.pipeline.combine import combine, coverage, measure_rows, table_measures
+from prst_etl.pipeline.rates import rate
+from prst_etl.pipeline.secret import secret_pattern
+from prst_etl.pipeline.write import EXCEL_MAX_ROWS, audit_path, default_path, restricted_name, write_chunks, write_frame
+from prst_etl.reference import geography, sectors
 from prst_etl.sources import all_sources
 from prst_etl.warehouse import Warehouse, open_warehouse
 
-EXPORT_LEVELS = ("commune", "zone-emploi", "departement", "region", "france", "spsti")
 FORMATS = ("parquet", "csv")
-BASE_COLUMNS = ["geo_level", "geo_code", "geo_label", "sector_level", "sector_code", "sector_label", "sex", "age_band"]
-TAIL_COLUMNS = ["year", "indicator", "value", "status", "ci_low", "ci_high", "coverage", "sources"]
-STATUS_NS = "ns"
-"""Status of a rate whose denominator is below the indicator's minimum (non significatif)."""
-GRAIN = {"commune": 0, "spsti-departement": 1, "zone-emploi": 2, "spsti": 3, "departement": 4, "region": 5, "france": 6}
-Z95 = 1.959963984540054
-EXCEL_MAX_ROWS = 1_048_575
 
 Progress = Callable[[str], None]
 
@@ -75,186 +59,21 @@ class ExportResult:
 
 
 # -- reading and combining ----------------------------------------------------------------
-def _coverage(wh: Warehouse, level: str, parts: pl.DataFrame) -> pl.DataFrame:
-    """``source, year, geo_code, n_cov, n_terr``: départements of each territory a source's load covers."""
-    loads = wh.query("SELECT load_id, coverage, geo_level AS source_level FROM loads")
-    p = parts.select("source", "year", "load_id").unique().join(loads, on="load_id")
-    all_deps = geography.labels().filter(pl.col("geo_level") == "departement")["geo_code"].to_list()
-    p = p.with_columns(
-        pl.when(pl.col("coverage").list.contains("FR")).then(pl.lit(all_deps)).otherwise(pl.col("coverage")).alias("departement")
-    ).explode("departement")
-    perims = perimeter_rows(wh) if level == "spsti" else None
-    out = []
-    for (year,), sub in p.group_by("year"):
-        terr = territory_departements(level, spsti_map(perims, int(year)) if level == "spsti" else None)
-        n_terr = terr.group_by("geo_code").len("n_terr")
-        cov = sub.join(terr, on="departement").group_by("source", "year", "geo_code").agg(
-            pl.col("departement").n_unique().alias("n_cov"), pl.col("source_level").first()
-        )
-        out.append(cov.join(n_terr, on="geo_code", how="left"))
-    if not out:
-        return pl.DataFrame(schema={"source": pl.String, "year": pl.Int32, "geo_code": pl.String, "n_cov": pl.UInt32,
-                                    "source_level": pl.String, "n_terr": pl.UInt32})  # fmt: skip
-    return pl.concat(out, how="vertical_relaxed")
 
 
-def _combine(frames: list[pl.DataFrame], dims: list[str], measures: list[str], cov: pl.DataFrame) -> pl.DataFrame:
-    """Cells of the sources of one series: a source covering the whole territory alone, else the sum of the parts."""
-    df = pl.concat(frames, how="diagonal_relaxed")
-    df = df.join(cov.with_columns(pl.col("year").cast(pl.Int32)), on=["source", "year", "geo_code"], how="left")
-    df = df.with_columns(
-        pl.col("n_cov").fill_null(0), pl.col("n_terr").fill_null(0),
-        (pl.col("source_level").str.split(",").list.first().replace_strict(GRAIN, default=9) * 1000
-         + pl.col("source").rank("dense")).alias("_order"),
-    )  # fmt: skip
-    df = df.with_columns(_full=(pl.col("n_cov") >= pl.col("n_terr")) & (pl.col("n_terr") > 0))
-    key = list(dims)
-    best_full = pl.col("_order").filter(pl.col("_full")).min().over(key)
-    any_full = pl.col("_full").any().over(key)
-    overlap = pl.col("n_cov").sum().over(key) > pl.col("n_terr").max().over(key)
-    best_cov = pl.col("n_cov").max().over(key)
-    first_best = pl.col("_order").filter(pl.col("n_cov") == best_cov).min().over(key)
-    keep = (
-        pl.when(any_full).then(pl.col("_order") == best_full)
-        .when(overlap).then(pl.col("_order") == first_best)
-        .otherwise(True)
-    )  # fmt: skip
-    df = df.filter(keep)
-    summed = sum_cells(df, key, measures)
-    meta = df.group_by(key, maintain_order=True).agg(
-        pl.col("source").unique().sort().str.join("+").alias("sources"),
-        pl.col("n_cov").sum().alias("n_cov"),
-        pl.col("n_terr").max().alias("n_terr"),
-    )
-    out = summed.join(meta, on=key, how="left", nulls_equal=True)
-    coverage = (
-        pl.when(pl.col("n_terr") == 0)
-        .then(pl.lit("complet"))
-        .when(pl.col("n_cov") >= pl.col("n_terr"))
-        .then(pl.lit("complet"))
-        .otherwise(pl.lit("partiel : ") + pl.col("n_cov").cast(pl.String) + "/" + pl.col("n_terr").cast(pl.String) + " départements")
-    )
-    return out.with_columns(coverage.alias("coverage")).drop("n_cov", "n_terr")
 
 
-def _measure_rows(df: pl.DataFrame, spec, dims: list[str], series: str, extras: list[str], measure: str) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    """Long rows of one measure of a combined wide frame (a pivoted measure: one row per code, plus ``_T``)."""
-    pivot_dims = [p.dimension for p in spec.pivots]
-
-    def rows(value: pl.Expr, status: pl.Expr, codes: dict[str, str] | None = None) -> pl.DataFrame:
-        codes = codes or {}
-        return df.select(
-            *dims,
-            *[pl.lit(codes.get(d, TOTAL)).alias(d) for d in pivot_dims],
-            pl.lit(series).alias("series"),
-            pl.lit(measure).alias("indicator"),
-            value.cast(pl.Float64).alias("value"),
-            status.cast(pl.String).alias("status"),
-            "sources",
-            "coverage",
-        )
-
-    pivot = next((p for p in spec.pivots if p.measure == measure), None)
-    if pivot is None:
-        out = rows(pl.col(measure), pl.col(status_col(measure)))
-    else:
-        parts = [rows(pl.col(col), pl.col(status_col(col)), {pivot.dimension: code}) for col, code, _ in pivot.columns]
-        value, status = total_of(pivot.storage)
-        out = pl.concat([*parts, rows(value, status)], how="vertical_relaxed")
-    missing = [d for d in extras if d not in out.columns]
-    return out.with_columns([pl.lit(TOTAL).alias(d) for d in missing])
 
 
-def table_measures(spec) -> list[str]:  # type: ignore[no-untyped-def]
-    """The measures of a table as exported: pivoted storage columns become their measure."""
-    pivoted = {c for p in spec.pivots for c in p.storage}
-    return [m for m in spec.measure_ids if m not in pivoted] + [p.measure for p in spec.pivots]
 
 
-def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
-    """Sum of measure columns of one row, status-aware (no value if one part has none)."""
-    missing = [pl.col(status_col(c)).is_in(NO_VALUE).fill_null(False) for c in columns]
-    any_missing = pl.any_horizontal(missing)
-    value = pl.when(any_missing).then(None).otherwise(pl.sum_horizontal([pl.col(c) for c in columns]))
-    status = pl.when(any_missing).then(
-        pl.min_horizontal([pl.when(m).then(pl.col(status_col(c))) for m, c in zip(missing, columns)])
-    )
-    return value, status
 
 
 # -- rates ------------------------------------------------------------------------------------
-def poisson_interval(k: np.ndarray, den: np.ndarray, mult: float) -> tuple[np.ndarray, np.ndarray]:
-    """Exact (Garwood) 95 % interval of a Poisson count ``k``, divided by ``den`` × ``mult``."""
-    from scipy.stats import chi2
-
-    k = np.asarray(k, dtype=float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        low = np.where(k > 0, chi2.ppf(0.025, 2 * k) / 2, 0.0)
-        high = chi2.ppf(0.975, 2 * k + 2) / 2
-        return low / den * mult, high / den * mult
 
 
-def wilson_interval(k: np.ndarray, n: np.ndarray, mult: float) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson 95 % interval of a share ``k / n``, × ``mult``."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        z2 = Z95**2
-        centre = (p + z2 / (2 * n)) / (1 + z2 / n)
-        half = Z95 * np.sqrt(p * (1 - p) / n + z2 / (4 * n**2)) / (1 + z2 / n)
-        return np.clip(centre - half, 0, 1) * mult, np.clip(centre + half, 0, 1) * mult
 
 
-def _rate(ind: Indicator, num: pl.DataFrame, den: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
-    broadcast = list(ind.denominator_total_of)
-    if broadcast:
-        # a share within a breakdown: the denominator is the breakdown's total; the total's own
-        # share (always 100 %) is not published
-        den = den.filter(pl.all_horizontal([pl.col(d) == TOTAL for d in broadcast]))
-        num = num.filter(pl.any_horizontal([pl.col(d) != TOTAL for d in broadcast]))
-    for d in ["sex", "age_band", *[k for k in keys if k not in KEY_COLUMNS and k != "series"]]:
-        if d in broadcast or d not in den.columns:
-            continue
-        # the denominator does not break this dimension down: it applies to every category
-        if den[d].unique().to_list() == [TOTAL] and num[d].unique().to_list() != [TOTAL]:
-            broadcast.append(d)
-    on = [k for k in keys if k not in broadcast]
-    d = den.select(*on, pl.col("value").alias("_den"), pl.col("status").alias("_dst")).unique(on, keep="first")
-    r = num.join(d, on=on, how="inner")
-    if r.height == 0:
-        return r
-    k, n = r["value"].to_numpy().astype(float), r["_den"].to_numpy().astype(float)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        value = np.where(n > 0, k / n * ind.multiplier, np.nan)
-    if ind.ci == "poisson":
-        low, high = poisson_interval(k, n, ind.multiplier)
-    elif ind.ci == "wilson":
-        low, high = wilson_interval(k, n, ind.multiplier)
-    else:
-        low = high = np.full(len(k), np.nan)
-    nst, dst = pl.col("status"), pl.col("_dst")
-    no_n, no_d = nst.is_in(NO_VALUE + HIDDEN).fill_null(False), dst.is_in(NO_VALUE + HIDDEN).fill_null(False)
-    missing = no_n | no_d | pl.col("value").is_null() | pl.col("_den").is_null() | (pl.col("_den") == 0)
-    status = (
-        # a rate whose numerator or denominator is hidden is hidden
-        pl.when((nst == SECRET) | (dst == SECRET)).then(pl.lit(SECRET))
-        .when(nst.is_in(HIDDEN) | dst.is_in(HIDDEN)).then(pl.lit(SECONDARY))
-        .when(no_n).then(nst)
-        .when(no_d).then(dst)
-        .when(pl.col("_den").is_null() | (pl.col("_den") == 0)).then(pl.lit(STATUS_ABSENT))
-        .when(pl.lit(ind.min_denominator is not None) & (pl.col("_den") < (ind.min_denominator or 0))).then(pl.lit(STATUS_NS))
-        .when((nst == STATUS_PROVISIONAL) | (dst == STATUS_PROVISIONAL)).then(pl.lit(STATUS_PROVISIONAL))
-        .otherwise(None)
-    )  # fmt: skip
-    r = r.with_columns(
-        pl.Series("_v", value).fill_nan(None), pl.Series("_lo", low).fill_nan(None), pl.Series("_hi", high).fill_nan(None)
-    )
-    return r.with_columns(
-        pl.lit(ind.id).alias("indicator"),
-        pl.when(missing).then(None).otherwise(pl.col("_v")).alias("value"),
-        status.alias("status"),
-        pl.when(missing).then(None).otherwise(pl.col("_lo")).alias("ci_low"),
-        pl.when(missing).then(None).otherwise(pl.col("_hi")).alias("ci_high"),
-    ).drop("_den", "_dst", "_v", "_lo", "_hi")
 
 
 # -- the level frame ------------------------------------------------------------------------------
@@ -282,7 +101,7 @@ class LevelData:
 
     def _long(self, measure: str) -> pl.DataFrame:
         parts = [
-            _measure_rows(df, spec, dims, series, self.extras, measure)
+            measure_rows(df, spec, dims, series, self.extras, measure)
             for df, spec, dims, series in self.tables
             if measure in table_measures(spec)
         ]
@@ -316,7 +135,7 @@ class LevelData:
         keys = [*KEY_COLUMNS, *self.extras, "series"]
         if indicator in cat and cat[indicator].is_rate:
             ind = cat[indicator]
-            df = _rate(ind, self._long(ind.numerator), self._long(ind.denominator), keys)  # type: ignore[arg-type]
+            df = rate(ind, self._long(ind.numerator), self._long(ind.denominator), keys)  # type: ignore[arg-type]
         else:
             df = self._long(indicator).with_columns(
                 pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high")
@@ -349,150 +168,26 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
         df = with_status_columns(pl.scan_parquet(wh.abs(r["path"])), spec)
         df = df.filter(pl.col("sector_level").is_in(sector_levels)).collect()
         groups.setdefault((src.series or r["source"], r["table_name"]), []).append((r["source"], df))
-    cov = _coverage(wh, level, parts) if parts.height else None
+    cov = coverage(wh, level, parts) if parts.height else None
     tables = []
     for (series, table), frames in sorted(groups.items()):
         spec = registry[frames[0][0]]().table(table)
         dims = list(KEY_COLUMNS) + list(spec.extra_dims)
-        combined = _combine(
+        combined = combine(
             [f.with_columns(pl.lit(s).alias("source")) for s, f in frames], dims, spec.measure_ids, cov  # type: ignore[arg-type]
         )
         tables.append((combined, spec, dims, series))
     return LevelData(level, tables, extras, geography_labels(wh, level, years), notes)
 
 
-def secret_pattern(
-    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
-) -> tuple[pl.DataFrame, tuple[int, int]]:
-    """:func:`compute_secret_pattern`, cached in ``warehouse/secret/``: the pattern is a pure function of
-    the aggregates read, the rules and the kept cells, so each export of a state reuses it. Also
-    returns how many hidden cells, primary and secondary, are short of their whole protection interval."""
-    import hashlib
-
-    parts = pl.concat(
-        [current_aggregates(wh, lvl, years).select("path") for lvl in ("commune", "zone-emploi", "departement", "region", "france", "spsti")]
-    )["path"].sort().to_list()
-    h = hashlib.sha256()
-    for text in (
-        SECRECY_VERSION, "|".join(parts), (data_dir("schemas") / "secret.toml").read_text(encoding="utf-8"),
-        str(sorted(years) if years else "all"),
-    ):
-        h.update(text.encode())
-    if keep is not None:
-        h.update(keep.sort(keep.columns).write_csv().encode())
-    path = wh.root / "secret" / f"pattern-{h.hexdigest()[:16]}.parquet"
-    if not path.exists():
-        from prst_etl.pipeline import secret
-
-        secret.SHORT.clear()
-        pattern = compute_secret_pattern(wh, years, keep, progress)
-        path.parent.mkdir(exist_ok=True)
-        tmp = path.with_suffix(".parquet.tmp")
-        pattern.write_parquet(tmp)
-        path.with_suffix(".short").write_text(" ".join(str(sum(s[i] for s in secret.SHORT)) for i in (0, 1)))
-        os.replace(tmp, path)
-    short = path.with_suffix(".short")
-    p, s = (int(v) for v in short.read_text().split()) if short.exists() else (0, 0)
-    return pl.read_parquet(path), (p, s)
 
 
-SECRECY_VERSION = "2"
-"""Bump when the way patterns are computed changes (cached patterns are then recomputed)."""
 
 
-@dataclass
-class SecretProblem:
-    """One linked table: one measure of one source for one year, every level at once."""
-
-    source: str
-    table: str
-    measure: str
-    year: int
-    cells: pl.DataFrame
-    dims: list[str]
-    rules: object
-    spsti: pl.DataFrame | None
 
 
-def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[SecretProblem], list[str]]:
-    """The linked tables of the current aggregates, in a fixed order, and the source dimensions."""
-    from prst_etl.pipeline.aggregate import perimeter_rows, spsti_map
-    from prst_etl.pipeline.secret import config, in_scope
-
-    cfg = config()
-    registry = all_sources()
-    groups: dict[tuple[str, str, str], list[pl.DataFrame]] = {}
-    extras_all: set[str] = set()
-    for level in ("commune", "zone-emploi", "departement", "region", "france", "spsti"):
-        for r in current_aggregates(wh, level, years).iter_rows(named=True):
-            spec = registry[r["source"]]().table(r["table_name"])
-            extras = sorted({*spec.extra_dims, *(p.dimension for p in spec.pivots)})
-            extras_all.update(extras)
-            df = with_status_columns(pl.scan_parquet(wh.abs(r["path"])), spec)
-            df = df.filter(pl.col("sector_level").is_in(list(cfg.sector_levels))).collect()
-            df = df.with_columns(pl.lit(r["source"]).alias("sources"), pl.lit(None, dtype=pl.String).alias("coverage"))
-            dims = list(KEY_COLUMNS) + list(spec.extra_dims)
-            unit = cfg.units.get(spec.name)
-            units = None
-            if unit and unit in spec.measure_ids:
-                units = in_scope(_measure_rows(df, spec, dims, "", extras, unit), extras, cfg).select(
-                    *KEY_COLUMNS, *extras, pl.col("value").alias("n_units")
-                )
-            for m in table_measures(spec):
-                rows = in_scope(_measure_rows(df, spec, dims, "", extras, m), extras, cfg)
-                if units is not None:
-                    rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
-                groups.setdefault((r["source"], spec.name, m), []).append(rows)
-    perims = perimeter_rows(wh)
-    problems = []
-    for (source, table, measure), frames in sorted(groups.items()):
-        cells = pl.concat(frames, how="diagonal_relaxed")
-        extras = [e for e in sorted(extras_all) if e in cells.columns]
-        rules = cfg.rules(source, measure, "n_units" in cells.columns)
-        dims = [d for d in [*KEY_COLUMNS, *extras] if d != "year"]
-        for (year,), sub in sorted(cells.partition_by("year", as_dict=True, maintain_order=True).items()):
-            problems.append(SecretProblem(source, table, measure, int(year), sub, dims, rules, spsti_map(perims, int(year))))
-    return problems, sorted(extras_all)
 
 
-def compute_secret_pattern(
-    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
-) -> pl.DataFrame:
-    """Hidden cells of every count of every source, every level at once (see :mod:`prst_etl.pipeline.secret`).
-
-    Each source's cube is additive on its own, so the linked table of a measure is that of
-    one source (before sources of a series are combined): a combined cell is hidden when
-    the cell of one of its sources is. ``keep``: hidden cells of a previous publication
-    (matched without the year): they stay hidden.
-    """
-    from prst_etl.pipeline.secret import suppress
-
-    problems, extras_all = secret_problems(wh, years)
-    out = []
-    for n, pb in enumerate(problems, 1):
-        if progress:
-            progress(f"secret statistique {n}/{len(problems)} : {pb.source} {pb.measure} {pb.year}")
-        kept = None
-        if keep is not None and keep.height:
-            k = keep.filter((pl.col("indicator") == pb.measure) & (pl.col("source") == pb.source))
-            on = [d for d in pb.dims if d in k.columns]
-            k = k.select(on).unique()
-            if k.height:
-                kept = pb.cells.select(on).join(k.with_columns(pl.lit(True).alias("_k")), on=on, how="left", nulls_equal=True)["_k"].fill_null(False)
-        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept)
-        extras = [e for e in extras_all if e in res.columns]
-        out.append(
-            res.filter(pl.col("secret").is_not_null()).select(
-                *KEY_COLUMNS, *extras, "value", "secret", "rule",
-                pl.lit(pb.source).alias("source"), pl.lit(pb.measure).alias("indicator"),
-            )  # fmt: skip
-        )
-    if not out:
-        return pl.DataFrame(schema={**{k: pl.String for k in KEY_COLUMNS}, "year": pl.Int32, "value": pl.Float64,
-                                    "secret": pl.String, "rule": pl.String, "source": pl.String, "indicator": pl.String})  # fmt: skip
-    return pl.concat(
-        [f.with_columns([pl.lit(TOTAL).alias(e) for e in extras_all if e not in f.columns]) for f in out], how="diagonal_relaxed"
-    )
 
 
 def level_frame(
@@ -514,7 +209,7 @@ def level_frame(
 def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.DataFrame:
     labels = geography.labels()
     if level == "spsti":
-        perims = perimeter_rows(wh)
+        perims = wh.perimeter_rows()
         if perims is not None:
             names = perims.sort("date_debut").group_by("spsti").agg(pl.col("spsti_nom").last())
             labels = pl.concat(
@@ -528,7 +223,7 @@ def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> li
     notes = []
     from prst_etl.pipeline.aggregate import part_level
 
-    loads = wh.query("SELECT load_id, coverage FROM loads")
+    loads = wh.load_coverage().select("load_id", "coverage")
     cur = wh.current_parts().join(loads, on="load_id")
     cur = cur.with_columns(pl.Series("geo_level", [part_level(wh, p) for p in cur["path"]], dtype=pl.String))
     if years:
@@ -545,7 +240,7 @@ def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> li
             )
         elif level == "france" and any(c != ["FR"] for c in sub["coverage"].to_list()):
             notes.append(f"{sid} ({table}) : source régionale, pas de total France.")
-        elif level == "spsti" and from_level == "commune" and perimeter_rows(wh) is None:
+        elif level == "spsti" and from_level == "commune" and wh.perimeter_rows() is None:
             notes.append(f"{sid} ({table}) : aucun périmètre de SPSTI chargé (source spsti-perimetres).")
     return sorted(notes)
 
@@ -584,13 +279,8 @@ def frame_as_of(
         return df, notes, refreshed, wh.root
 
 
-def restricted_name(path: Path) -> Path:
-    """An export without secrecy says so in its name."""
-    return path if "diffusion-restreinte" in path.name else path.with_name(f"{path.stem}_diffusion-restreinte{path.suffix}")
 
 
-def audit_path(path: Path) -> Path:
-    return path.with_name(f"{path.stem}_secret-audit{path.suffix}")
 
 
 def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFrame:
@@ -605,53 +295,10 @@ def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFr
     )
 
 
-def default_path(root: Path, level: str, years: list[int] | None, fmt: str, as_of: str | None = None) -> Path:
-    yr = "-".join(map(str, sorted(years))) if years else "toutes-annees"
-    tag = f"_{as_of.replace(':', '-')}" if as_of else ""
-    return root / "exports" / f"prst_{level}_{yr}{tag}.{fmt}"
 
 
-def write_frame(df: pl.DataFrame, path: Path, fmt: str, decimal_comma: bool = False) -> None:
-    """Write atomically (temporary file then rename): a reader never sees half a file."""
-    write_chunks(iter([df]), path, fmt, decimal_comma)
 
 
-def write_chunks(chunks, path: Path, fmt: str, decimal_comma: bool = False, restricted: bool = False) -> int:  # type: ignore[no-untyped-def]
-    """Write frames one after the other into one file (memory: one chunk at a time); atomic; rows written.
-
-    ``restricted``: an export without statistical secrecy, marked « diffusion restreinte » in the
-    Parquet metadata, or in a ``diffusion`` column of a CSV."""
-    import pyarrow.parquet as pq
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    rows = 0
-    writer = None
-    try:
-        with tmp.open("wb") as fh:
-            if fmt != "parquet":
-                fh.write(b"\xef\xbb\xbf")  # BOM: Excel opens UTF-8 correctly
-            for i, df in enumerate(chunks):
-                if restricted and fmt != "parquet":
-                    df = df.with_columns(pl.lit("diffusion restreinte").alias("diffusion"))
-                if fmt == "parquet":
-                    table = df.to_arrow()
-                    if writer is None:
-                        schema = table.schema
-                        if restricted:
-                            schema = schema.with_metadata({**(schema.metadata or {}), b"prst.diffusion": "diffusion restreinte".encode()})
-                        writer = pq.ParquetWriter(fh, schema, compression="zstd")
-                    writer.write_table(table.cast(writer.schema))
-                else:
-                    df.write_csv(fh, separator=";", decimal_comma=decimal_comma, include_header=i == 0)
-                rows += df.height
-            if writer is not None:
-                writer.close()
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return rows
 
 
 def export(

@@ -18,30 +18,33 @@ publication) forces cells to stay hidden.
 
 from __future__ import annotations
 
+import os
 import re
 import tomllib
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
 import polars as pl
 
-from prst_etl.reference import geography, sectors
 from prst_etl import reference
-from prst_etl.model.codes import AGE_GROUPINGS, TOTAL, age_bounds
-from prst_etl.model.facts import KEY_COLUMNS
+from prst_etl.reference import geography, sectors
+from prst_etl.reference.territories import spsti_map
+from prst_etl.model.codes import AGE_GROUPINGS, HIDDEN, SECONDARY, SECRET, TOTAL, age_bounds  # noqa: F401 (statuses re-exported)
+from prst_etl.model.facts import KEY_COLUMNS, with_status_columns
+from prst_etl.model.levels import EXPORT_LEVELS, SECTOR_LEVELS
 from prst_etl.resources import data_dir
+from prst_etl.sources import all_sources
+from prst_etl.warehouse import Warehouse
 
-SECRET = "secret"
-SECONDARY = "secret-secondaire"
-HIDDEN = (SECRET, SECONDARY)
 UNPUBLISHED = "non-publie"
+Progress = Callable[[str], None]
 SHORT: list[tuple[int, int]] = []
 """Hidden cells the engine could not give their whole protection interval, per table suppressed
 (read and cleared by the export, which reports them)."""
 PATTERN_KEYS = ["geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band"]
-GEO_LEVELS = ("commune", "zone-emploi", "departement", "region", "france", "spsti")
 
 
 @dataclass(frozen=True)
@@ -118,17 +121,17 @@ def geo_hierarchies(levels: set[str], spsti: pl.DataFrame | None) -> list:  # ty
 def _sector_edges(levels: tuple[str, ...]) -> pl.DataFrame:
     t = sectors.rollup_map("naf732")
     wide = t.pivot(on="level", index="code", values="target")
-    order = [lvl for lvl in sectors.SECTOR_LEVELS if lvl in levels]
+    order = [lvl for lvl in SECTOR_LEVELS if lvl in levels]
     edges = []
     for fine in order:
         for coarse in order:
-            if coarse == fine or sectors.SECTOR_LEVELS.index(coarse) <= sectors.SECTOR_LEVELS.index(fine):
+            if coarse == fine or SECTOR_LEVELS.index(coarse) <= SECTOR_LEVELS.index(fine):
                 continue
             pairs = wide.select(pl.col(fine).alias("f"), pl.col(coarse).alias("c")).unique()
             if pairs.group_by("f").agg(pl.col("c").n_unique()).select(pl.col("c").max()).item() != 1:
                 continue  # fine does not nest in coarse
             # only direct parents: no published level in between
-            between = [m for m in order if sectors.SECTOR_LEVELS.index(fine) < sectors.SECTOR_LEVELS.index(m) < sectors.SECTOR_LEVELS.index(coarse)]
+            between = [m for m in order if SECTOR_LEVELS.index(fine) < SECTOR_LEVELS.index(m) < SECTOR_LEVELS.index(coarse)]
             if any(_nests(wide, fine, m) and _nests(wide, m, coarse) for m in between):
                 continue
             edges.append(pairs.select((pl.lit(coarse + ":") + pl.col("c")).alias("parent"), (pl.lit(fine + ":") + pl.col("f")).alias("child")))
@@ -183,7 +186,7 @@ def in_scope(df: pl.DataFrame, extras: list[str], cfg: SecretConfig) -> pl.DataF
     if "age_band" in df.columns:
         keep &= pl.col("age_band").is_in(source_age_bands(df["age_band"].unique().to_list()))
     if "geo_level" in df.columns:
-        keep &= pl.col("geo_level").is_in(list(GEO_LEVELS))
+        keep &= pl.col("geo_level").is_in(list(EXPORT_LEVELS))
     return df.filter(keep)
 
 
@@ -272,3 +275,142 @@ def suppress(
     aud = audit(work, edims, status, rules, value="value", n_units=n_units)
     out = work.with_columns(status.alias("secret")).join(aud.select(*edims, "rule"), on=edims, how="left")
     return out.filter(~pl.col("unknown")).drop("geo", "sector", "unknown")
+
+
+# -- the pattern of a warehouse state ------------------------------------------------------------
+SECRECY_VERSION = "2"
+"""Bump when the way patterns are computed changes (cached patterns are then recomputed)."""
+
+
+
+@dataclass
+class SecretProblem:
+    """One linked table: one measure of one source for one year, every level at once."""
+
+    source: str
+    table: str
+    measure: str
+    year: int
+    cells: pl.DataFrame
+    dims: list[str]
+    rules: object
+    spsti: pl.DataFrame | None
+
+
+
+def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[SecretProblem], list[str]]:
+    """The linked tables of the current aggregates, in a fixed order, and the source dimensions."""
+    from prst_etl.pipeline.aggregate import current_aggregates
+    from prst_etl.pipeline.combine import measure_rows, table_measures
+
+    cfg = config()
+    registry = all_sources()
+    groups: dict[tuple[str, str, str], list[pl.DataFrame]] = {}
+    extras_all: set[str] = set()
+    for level in EXPORT_LEVELS:
+        for r in current_aggregates(wh, level, years).iter_rows(named=True):
+            spec = registry[r["source"]]().table(r["table_name"])
+            extras = sorted({*spec.extra_dims, *(p.dimension for p in spec.pivots)})
+            extras_all.update(extras)
+            df = with_status_columns(pl.scan_parquet(wh.abs(r["path"])), spec)
+            df = df.filter(pl.col("sector_level").is_in(list(cfg.sector_levels))).collect()
+            df = df.with_columns(pl.lit(r["source"]).alias("sources"), pl.lit(None, dtype=pl.String).alias("coverage"))
+            dims = list(KEY_COLUMNS) + list(spec.extra_dims)
+            unit = cfg.units.get(spec.name)
+            units = None
+            if unit and unit in spec.measure_ids:
+                units = in_scope(measure_rows(df, spec, dims, "", extras, unit), extras, cfg).select(
+                    *KEY_COLUMNS, *extras, pl.col("value").alias("n_units")
+                )
+            for m in table_measures(spec):
+                rows = in_scope(measure_rows(df, spec, dims, "", extras, m), extras, cfg)
+                if units is not None:
+                    rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
+                groups.setdefault((r["source"], spec.name, m), []).append(rows)
+    perims = wh.perimeter_rows()
+    problems = []
+    for (source, table, measure), frames in sorted(groups.items()):
+        cells = pl.concat(frames, how="diagonal_relaxed")
+        extras = [e for e in sorted(extras_all) if e in cells.columns]
+        rules = cfg.rules(source, measure, "n_units" in cells.columns)
+        dims = [d for d in [*KEY_COLUMNS, *extras] if d != "year"]
+        for (year,), sub in sorted(cells.partition_by("year", as_dict=True, maintain_order=True).items()):
+            problems.append(SecretProblem(source, table, measure, int(year), sub, dims, rules, spsti_map(perims, int(year))))
+    return problems, sorted(extras_all)
+
+
+
+def compute_secret_pattern(
+    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
+) -> pl.DataFrame:
+    """Hidden cells of every count of every source, every level at once (see :mod:`prst_etl.pipeline.secret`).
+
+    Each source's cube is additive on its own, so the linked table of a measure is that of
+    one source (before sources of a series are combined): a combined cell is hidden when
+    the cell of one of its sources is. ``keep``: hidden cells of a previous publication
+    (matched without the year): they stay hidden.
+    """
+    problems, extras_all = secret_problems(wh, years)
+    out = []
+    for n, pb in enumerate(problems, 1):
+        if progress:
+            progress(f"secret statistique {n}/{len(problems)} : {pb.source} {pb.measure} {pb.year}")
+        kept = None
+        if keep is not None and keep.height:
+            k = keep.filter((pl.col("indicator") == pb.measure) & (pl.col("source") == pb.source))
+            on = [d for d in pb.dims if d in k.columns]
+            k = k.select(on).unique()
+            if k.height:
+                kept = pb.cells.select(on).join(k.with_columns(pl.lit(True).alias("_k")), on=on, how="left", nulls_equal=True)["_k"].fill_null(False)
+        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept)
+        extras = [e for e in extras_all if e in res.columns]
+        out.append(
+            res.filter(pl.col("secret").is_not_null()).select(
+                *KEY_COLUMNS, *extras, "value", "secret", "rule",
+                pl.lit(pb.source).alias("source"), pl.lit(pb.measure).alias("indicator"),
+            )  # fmt: skip
+        )
+    if not out:
+        return pl.DataFrame(schema={**{k: pl.String for k in KEY_COLUMNS}, "year": pl.Int32, "value": pl.Float64,
+                                    "secret": pl.String, "rule": pl.String, "source": pl.String, "indicator": pl.String})  # fmt: skip
+    return pl.concat(
+        [f.with_columns([pl.lit(TOTAL).alias(e) for e in extras_all if e not in f.columns]) for f in out], how="diagonal_relaxed"
+    )
+
+
+
+def secret_pattern(
+    wh: Warehouse, years: list[int] | None, keep: pl.DataFrame | None = None, progress: Progress | None = None
+) -> tuple[pl.DataFrame, tuple[int, int]]:
+    """:func:`compute_secret_pattern`, cached in ``warehouse/secret/``: the pattern is a pure function of
+    the aggregates read, the rules and the kept cells, so each export of a state reuses it. Also
+    returns how many hidden cells, primary and secondary, are short of their whole protection interval."""
+    import hashlib
+
+    from prst_etl.pipeline.aggregate import current_aggregates
+
+    parts = pl.concat(
+        [current_aggregates(wh, lvl, years).select("path") for lvl in EXPORT_LEVELS]
+    )["path"].sort().to_list()
+    h = hashlib.sha256()
+    for text in (
+        SECRECY_VERSION, "|".join(parts), (data_dir("schemas") / "secret.toml").read_text(encoding="utf-8"),
+        str(sorted(years) if years else "all"),
+    ):
+        h.update(text.encode())
+    if keep is not None:
+        h.update(keep.sort(keep.columns).write_csv().encode())
+    path = wh.secret_dir() / f"pattern-{h.hexdigest()[:16]}.parquet"
+    if not path.exists():
+        from prst_etl.pipeline import secret
+
+        secret.SHORT.clear()
+        pattern = compute_secret_pattern(wh, years, keep, progress)
+        path.parent.mkdir(exist_ok=True)
+        tmp = path.with_suffix(".parquet.tmp")
+        pattern.write_parquet(tmp)
+        path.with_suffix(".short").write_text(" ".join(str(sum(s[i] for s in SHORT)) for i in (0, 1)))
+        os.replace(tmp, path)
+    short = path.with_suffix(".short")
+    p, s = (int(v) for v in short.read_text().split()) if short.exists() else (0, 0)
+    return pl.read_parquet(path), (p, s)

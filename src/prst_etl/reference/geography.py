@@ -10,15 +10,15 @@ All functions are vectorised polars expressions or joins.
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal, get_args
+from typing import Literal
 
 import polars as pl
 
 from prst_etl import reference
 
-# SPSTI perimeters (dated, overlapping sets of communes) will be added as a level later.
-GeoLevel = Literal["commune", "zone-emploi", "departement", "region", "france"]
-GEO_LEVELS: tuple[GeoLevel, ...] = get_args(GeoLevel)
+from prst_etl.model.levels import TREE_LEVELS as GEO_LEVELS
+from prst_etl.model.levels import TREE_TARGETS as _TARGETS
+from prst_etl.model.levels import TreeLevel as GeoLevel
 
 REGION_OCCITANIE = "76"
 DEPARTEMENTS_OCCITANIE: tuple[str, ...] = ("09", "11", "12", "30", "31", "32", "34", "46", "48", "65", "66", "81", "82")
@@ -28,16 +28,6 @@ CAISSES: dict[str, tuple[str, ...]] = {
 }
 FRANCE = "FR"
 FRANCE_LABEL = "France"
-
-# Levels reachable from each level (itself included). Zones d'emploi and départements
-# do not nest in each other; every ZE code used by prst lies inside one région.
-_TARGETS: dict[GeoLevel, tuple[GeoLevel, ...]] = {
-    "commune": ("commune", "zone-emploi", "departement", "region", "france"),
-    "zone-emploi": ("zone-emploi", "region", "france"),
-    "departement": ("departement", "region", "france"),
-    "region": ("region", "france"),
-    "france": ("france",),
-}
 
 CommuneStatus = Literal["ok", "mapped", "unknown"]
 

@@ -10,15 +10,11 @@ CTN and risk codes are separate classifications, not NAF levels.
 from __future__ import annotations
 
 from functools import cache
-from typing import Literal, get_args
-
 import polars as pl
 
 from prst_etl import reference
 
-SectorLevel = Literal["naf732", "naf615", "naf272", "a88", "a64", "a38", "a21", "a17", "a10", "ensemble"]
-SECTOR_LEVELS: tuple[SectorLevel, ...] = get_args(SectorLevel)
-NAF_LEVELS: tuple[SectorLevel, ...] = SECTOR_LEVELS[:-1]
+from prst_etl.model.levels import NAF_LEVELS, SECTOR_LEVELS, SectorLevel
 
 TOTAL = "_T"
 TOTAL_LABEL = "Ensemble des secteurs"

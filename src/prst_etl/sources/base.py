@@ -14,51 +14,14 @@ from typing import ClassVar
 import polars as pl
 
 from prst_etl.errors import Issue, Stats
+from prst_etl.model.facts import Measure, Pivot, TableSpec  # noqa: F401 (part of the plugin API)
 from prst_etl.sources.mapping import Mapping, mappings_for
 
 
-@dataclass(frozen=True)
-class Measure:
-    id: str
-    label: str
-    unit: str = "nombre"
 
 
-@dataclass(frozen=True)
-class Pivot:
-    """A dimension stored pivoted: one measure column per code.
-
-    The 13 risk families of the AT workbook are the dimension ``risk_family`` of
-    measure ``at_risque``; storing them as 13 columns of the ``at`` table (as the
-    provider writes them) instead of 13 times more rows keeps ingestion as fast
-    as reading the file. Exports show them long, with a ``risk_family`` column,
-    and the ``_T`` total is their sum.
-    """
-
-    dimension: str
-    measure: str
-    label: str
-    columns: tuple[tuple[str, str, str], ...]
-    """(storage column, code, French label) of each value of the dimension."""
-
-    @property
-    def storage(self) -> list[str]:
-        return [c for c, _, _ in self.columns]
 
 
-@dataclass(frozen=True)
-class TableSpec:
-    """A fact table a source produces: its extra dimensions and its additive measures."""
-
-    name: str
-    label: str
-    measures: tuple[Measure, ...]
-    extra_dims: tuple[str, ...] = ()
-    pivots: tuple[Pivot, ...] = ()
-
-    @property
-    def measure_ids(self) -> list[str]:
-        return [m.id for m in self.measures]
 
 
 @dataclass

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import polars as pl
 
-from prst_etl.sources.readers import norm_header_expr
+from prst_etl.model.text import norm_header_expr
 from prst_etl.resources import data_dir
 
 HORS_TABLEAU = "HT"

@@ -11,7 +11,6 @@ of a sheet against the headers a mapping expects.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from prst_etl.errors import Issue
+from prst_etl.model.text import norm_header, norm_header_expr  # noqa: F401 (re-exported)
 
 ROW = "_row"
 """Name of the column carrying the provider's row number."""
@@ -33,29 +33,8 @@ _SPACES = re.compile(r"\s+")
 _NUMBER = re.compile(r"^[\d\s.,-]*$")
 
 
-def norm_header(text: object) -> str:
-    """Header text made comparable: no accents, case, line breaks or extra spaces.
-
-    ``"Nombre d'heures\\ntravaillées* "`` → ``"nombre d'heures travaillees"``.
-    """
-    if text is None:
-        return ""
-    s = unicodedata.normalize("NFKD", str(text))
-    s = "".join(c for c in s if not unicodedata.combining(c))
-    s = s.replace("’", "'").replace("`", "'").casefold()
-    s = _SPACES.sub(" ", s).strip()
-    return s.rstrip("*: ").strip()
 
 
-def norm_header_expr(expr: pl.Expr) -> pl.Expr:
-    """Vectorised :func:`norm_header` for the values of a column (used on codes such as sex labels)."""
-    return (
-        expr.str.normalize("NFKD")
-        .str.replace_all(r"\p{Mn}", "")
-        .str.to_lowercase()
-        .str.replace_all(r"\s+", " ")
-        .str.strip_chars()
-    )
 
 
 @dataclass

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import pandera.polars as pa
 import polars as pl
 
 from prst_etl.model.codes import (
@@ -172,6 +171,8 @@ class TabularSource(Source):
         issue: IssueFactory,
     ) -> None:
         """Read, validate and normalise one table (one sheet); add its fact tables to ``out``."""
+        import pandera.polars as pa
+
         start = len(issue.issues)
         sheet_name = sh.name if wb.kind == "excel" else None
         if out.mapping is None:
@@ -490,6 +491,8 @@ class TabularSource(Source):
         plus the uniqueness of the cleaned keys. The failing rows pandera reports
         are then traced back to the rule, hence the column, that failed.
         """
+        import pandera.polars as pa
+
         flags = raw.select([c.ok.fill_null(True).alias(f"_ok{i}") for i, c in enumerate(checks)])
         frame = pl.concat([raw, flags], how="horizontal")
         by_code: dict[str, list[int]] = {}

@@ -8,6 +8,10 @@ Layout (relative to the warehouse folder, ``./warehouse`` by default)::
     exports/                                          default folder of ``prst export``
     .lock                                             held by the process writing
 
+The package: this facade (:class:`Warehouse`, :func:`open_warehouse`) is the only code that
+knows the paths and the SQL of the catalogue; :mod:`~prst_etl.warehouse.migrations` its
+schema, :mod:`~prst_etl.warehouse.lock` the writer's lock.
+
 Atomicity: a load writes its Parquet files under their final names first, then
 records them in the catalogue in one DuckDB transaction. A file the catalogue
 does not reference is invisible to every read and deleted at the next write
@@ -18,27 +22,27 @@ one for the same source, table and year, which stays in the history.
 
 from __future__ import annotations
 
-import getpass
 import os
 import shutil
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import duckdb
 import polars as pl
 
 from prst_etl import __version__
 from prst_etl.errors import PrstError, WarehouseBusy, WarehouseError
+from prst_etl.warehouse.lock import _FileLock
+from prst_etl.warehouse.migrations import FORMAT_VERSION_KEY, MIGRATIONS, _init_or_migrate, migration  # noqa: F401
+from prst_etl.warehouse.util import _now, _user, fault  # noqa: F401 (used by the verbs)
+
+if TYPE_CHECKING:  # duckdb is imported when a warehouse is opened, not by « prst --help »
+    import duckdb
 
 DEFAULT_DIR = "warehouse"
 DB_NAME = "prst.duckdb"
 LOCK_NAME = ".lock"
-FORMAT_VERSION_KEY = "format_version"
 
 
 def resolve_path(path: Path | str | None) -> Path:
@@ -46,191 +50,6 @@ def resolve_path(path: Path | str | None) -> Path:
     if path is None or str(path) == "":
         path = os.environ.get("PRST_WAREHOUSE") or DEFAULT_DIR
     return Path(path).expanduser()
-
-
-# -- migrations ------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Migration:
-    version: int
-    name: str
-    apply: Callable[[duckdb.DuckDBPyConnection], None]
-
-
-MIGRATIONS: list[Migration] = []
-
-
-def migration(version: int, name: str) -> Callable[[Callable[[duckdb.DuckDBPyConnection], None]], Any]:
-    """Register a catalogue migration. Versions are applied in order, each once, and recorded."""
-
-    def deco(fn: Callable[[duckdb.DuckDBPyConnection], None]) -> Callable[[duckdb.DuckDBPyConnection], None]:
-        if any(m.version == version for m in MIGRATIONS):
-            raise ValueError(f"duplicate migration version {version}")
-        MIGRATIONS.append(Migration(version, name, fn))
-        MIGRATIONS.sort(key=lambda m: m.version)
-        return fn
-
-    return deco
-
-
-@migration(1, "initial catalogue: loads, parts, events")
-def _m1(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        """
-        CREATE TABLE loads (
-            load_id INTEGER PRIMARY KEY,
-            source VARCHAR NOT NULL,
-            plugin_version VARCHAR NOT NULL,
-            mapping_version VARCHAR,
-            file_name VARCHAR NOT NULL,
-            file_size BIGINT NOT NULL,
-            sha256 VARCHAR NOT NULL,
-            sheet VARCHAR,
-            header_row INTEGER,
-            rows_read INTEGER NOT NULL,
-            rows_kept INTEGER NOT NULL,
-            rows_skipped INTEGER NOT NULL,
-            rows_rejected INTEGER NOT NULL,
-            rows_merged INTEGER NOT NULL,
-            geo_level VARCHAR,
-            coverage VARCHAR[],
-            geo_vintage VARCHAR,
-            prst_version VARCHAR NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            user_name VARCHAR,
-            note VARCHAR
-        )
-        """
-    )
-    con.execute(
-        """
-        CREATE TABLE load_parts (
-            load_id INTEGER NOT NULL,
-            source VARCHAR NOT NULL,
-            table_name VARCHAR NOT NULL,
-            year INTEGER NOT NULL,
-            path VARCHAR NOT NULL,
-            n_rows BIGINT NOT NULL,
-            PRIMARY KEY (load_id, table_name, year)
-        )
-        """
-    )
-    con.execute(
-        """
-        CREATE TABLE events (
-            event_id INTEGER PRIMARY KEY,
-            kind VARCHAR NOT NULL,          -- 'load' (later: 'revert', 'release', …)
-            load_id INTEGER,
-            created_at TIMESTAMP NOT NULL,
-            user_name VARCHAR,
-            note VARCHAR
-        )
-        """
-    )
-
-
-@migration(2, "aggregates: one row per aggregated file")
-def _m2(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        """
-        CREATE TABLE aggregates (
-            load_id INTEGER NOT NULL,
-            source VARCHAR NOT NULL,
-            table_name VARCHAR NOT NULL,
-            year INTEGER NOT NULL,
-            geo_level VARCHAR NOT NULL,
-            fingerprint VARCHAR NOT NULL,
-            path VARCHAR NOT NULL,
-            n_rows BIGINT NOT NULL,
-            created_at TIMESTAMP NOT NULL,
-            PRIMARY KEY (load_id, table_name, year, geo_level, fingerprint)
-        )
-        """
-    )
-
-
-@migration(3, "releases: named, immutable states of the warehouse")
-def _m3(con: duckdb.DuckDBPyConnection) -> None:
-    con.execute(
-        """
-        CREATE TABLE releases (
-            name VARCHAR PRIMARY KEY,
-            event_id INTEGER NOT NULL,     -- the state it freezes: every event up to this one
-            created_at TIMESTAMP NOT NULL,
-            user_name VARCHAR,
-            note VARCHAR,
-            prst_version VARCHAR NOT NULL
-        )
-        """
-    )
-    con.execute("CREATE TABLE release_loads (name VARCHAR NOT NULL, load_id INTEGER NOT NULL, PRIMARY KEY (name, load_id))")
-
-
-def _now() -> datetime:
-    """Current time in UTC, naive (stored as TIMESTAMP: no time-zone library needed to read it)."""
-    return datetime.now(timezone.utc).replace(tzinfo=None)
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except Exception:  # no login name in some containers
-        return ""
-
-
-# -- locking ------------------------------------------------------------------------------
-class _FileLock:
-    """An exclusive, non-blocking lock on a file, released by the OS if the process dies."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._fh: Any = None
-
-    def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+")
-        try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.seek(0)
-            holder = fh.read().strip()
-            fh.close()
-            raise WarehouseBusy(
-                f"L'entrepôt « {self.path.parent} » est en cours d'utilisation par un autre processus prst"
-                + (f" ({holder})" if holder else "")
-                + ".",
-                hint="Attendez la fin de l'autre commande puis relancez celle-ci. Rien n'a été modifié.",
-            ) from None
-        fh.seek(0)
-        fh.truncate()
-        fh.write(f"pid {os.getpid()}, {_user()}, depuis {_now():%Y-%m-%d %H:%M:%S} UTC")
-        fh.flush()
-        self._fh = fh
-
-    def release(self) -> None:
-        if self._fh is None:
-            return
-        try:
-            self._fh.seek(0)
-            self._fh.truncate()
-            if sys.platform == "win32":
-                import msvcrt
-
-                msvcrt.locking(self._fh.fileno(), msvcrt.LK_UNLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(self._fh.fileno(), fcntl.LOCK_UN)
-        finally:
-            self._fh.close()
-            self._fh = None
 
 
 # -- the warehouse --------------------------------------------------------------------------
@@ -388,6 +207,73 @@ class Warehouse:
         restored = sorted(set(after["load_id"].to_list()) - set(before["load_id"].to_list()))
         return {"load_id": load_id, "event_id": event, "restored": restored, "releases": needed}
 
+    def load_coverage(self) -> pl.DataFrame:
+        """``load_id, coverage, source_level`` of every load: the départements its file covers
+        (``FR`` for a national file) and the geographic level the file gave."""
+        return self.query("SELECT load_id, coverage, geo_level AS source_level FROM loads")
+
+    def earlier_loads(self, source: str, table: str, year: int, before: int) -> list[int]:
+        """Loads of the same source, table and year recorded before load ``before`` (in the state read)."""
+        limit = "" if self.as_of is None else f"AND e.event_id <= {int(self.as_of)} "
+        return self.query(
+            "SELECT p.load_id FROM load_parts p JOIN events e ON e.kind = 'load' AND e.load_id = p.load_id "
+            "WHERE p.source = ? AND p.table_name = ? AND p.year = ? AND p.load_id < ? " + limit + "ORDER BY p.load_id",
+            [source, table, year, before],
+        )["load_id"].to_list()
+
+    def perimeter_rows(self) -> pl.DataFrame | None:
+        """The current rows of the SPSTI perimeters (reference source ``spsti-perimetres``), None if none is loaded."""
+        from prst_etl.reference.territories import PERIMETER_SOURCE
+
+        lf = self.scan_facts(PERIMETER_SOURCE, "perimetres")
+        return None if lf is None else lf.collect()
+
+    def perimeter_loads(self) -> list[int]:
+        """Ids of the current loads of SPSTI perimeters (what SPSTI aggregates depend on)."""
+        from prst_etl.reference.territories import PERIMETER_SOURCE
+
+        cur = self.current_parts().filter(pl.col("source") == PERIMETER_SOURCE)
+        return sorted(cur["load_id"].unique().to_list())
+
+    # aggregates
+    def aggregate_keys(self) -> set[tuple[Any, ...]]:
+        """``(load_id, table_name, year, geo_level, fingerprint)`` of every aggregated file recorded."""
+        df = self.query("SELECT load_id, table_name, year, geo_level, fingerprint FROM aggregates")
+        return set(df.iter_rows())
+
+    def n_aggregates(self) -> int:
+        return int(self.scalar("SELECT count(*) FROM aggregates"))
+
+    def aggregates_at(self, level: str, fingerprint: str) -> pl.DataFrame:
+        """The aggregated files recorded for one level and fingerprint (every load, current or not)."""
+        return self.query("SELECT * FROM aggregates WHERE geo_level = ? AND fingerprint = ?", [level, fingerprint])
+
+    def record_aggregates(self, rows: list[dict[str, Any]]) -> None:
+        """Record aggregated files (already written under their final names) in one transaction."""
+        now = _now()
+        self.con.execute("BEGIN TRANSACTION")
+        try:
+            for r in rows:
+                self.con.execute(
+                    "INSERT OR REPLACE INTO aggregates VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [r["load_id"], r["source"], r["table_name"], r["year"], r["geo_level"], r["fingerprint"], r["path"], r["n_rows"], now],
+                )
+            fault("inside-aggregate-commit")
+            self.con.execute("COMMIT")
+        except BaseException:
+            self.con.execute("ROLLBACK")
+            raise
+
+    def aggregate_path(self, source: str, table: str, year: int, load_id: int, level: str, fingerprint: str) -> Path:
+        """Where the aggregated file of one load part at one level is written (its folder created)."""
+        folder = self.aggregates_dir / source / table / f"year={year}" / f"load-{load_id}"
+        folder.mkdir(parents=True, exist_ok=True)
+        return folder / f"{level}-{fingerprint}.parquet"
+
+    def secret_dir(self) -> Path:
+        """Cache of computed secrecy patterns (recomputable, may be deleted)."""
+        return self.root / "secret"
+
     def scan_facts(self, source: str, table: str, years: list[int] | None = None) -> pl.LazyFrame | None:
         """Current facts of one source table (all years, or the given ones)."""
         parts = self.current_parts().filter((pl.col("source") == source) & (pl.col("table_name") == table))
@@ -490,14 +376,6 @@ class Warehouse:
         return removed
 
 
-def fault(point: str) -> None:
-    """Test hook: ``PRST_FAULT=<point>`` makes the process die at that point (like a kill -9)."""
-    if os.environ.get("PRST_FAULT") == point:
-        os._exit(137)
-    if os.environ.get("PRST_FAULT") == point + ":raise":
-        raise RuntimeError(f"fault injected at {point}")
-
-
 _README = """Entrepôt prst — ne modifiez pas ces fichiers à la main.
 
 prst.duckdb        catalogue (chargements, fichiers, événements) — lisible avec DuckDB
@@ -512,37 +390,9 @@ Un fichier de facts/ qui n'est pas « current » a été remplacé par un charge
 """
 
 
-def _init_or_migrate(con: duckdb.DuckDBPyConnection, root: Path) -> None:
-    con.execute("CREATE TABLE IF NOT EXISTS prst_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
-    con.execute(
-        "CREATE TABLE IF NOT EXISTS prst_migrations (version INTEGER PRIMARY KEY, name VARCHAR, "
-        "applied_at TIMESTAMP, prst_version VARCHAR)"
-    )
-    rows = con.execute(f"SELECT value FROM prst_meta WHERE key = '{FORMAT_VERSION_KEY}'").fetchall()
-    current = int(rows[0][0]) if rows else 0
-    latest = MIGRATIONS[-1].version
-    if current > latest:
-        raise WarehouseError(
-            f"L'entrepôt « {root} » est au format {current}, plus récent que celui de cette version de prst ({latest}).",
-            hint="Mettez prst à jour (pip install -U prst-etl).",
-        )
-    for m in MIGRATIONS:
-        if m.version <= current:
-            continue
-        con.execute("BEGIN TRANSACTION")
-        try:
-            m.apply(con)
-            con.execute("INSERT INTO prst_migrations VALUES (?, ?, ?, ?)", [m.version, m.name, _now(), __version__])
-            con.execute(
-                "INSERT OR REPLACE INTO prst_meta VALUES (?, ?)", [FORMAT_VERSION_KEY, str(m.version)]
-            )
-            con.execute("COMMIT")
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-
-
 def _connect(db: Path, read_only: bool) -> duckdb.DuckDBPyConnection:
+    import duckdb
+
     try:
         return duckdb.connect(str(db), read_only=read_only)
     except duckdb.IOException as exc:

@@ -44,7 +44,7 @@ def section_expr(expr: pl.Expr) -> pl.Expr:
     Accepts ``C``, ``c``, ``Section C``, ``C - Industrie manufacturière``, ``C : …``; an
     unknown section is written « Non renseigné », « NR », « Inconnu », ``xx`` or ``_U``.
     """
-    from prst_etl.sources.readers import norm_header_expr
+    from prst_etl.model.text import norm_header_expr
 
     s = norm_header_expr(expr.cast(pl.String))
     letter = s.str.extract(r"^(?:section\s*)?([a-u])(?:$|\s*[-–:.)]|\s+\D)", 1).str.to_uppercase()

@@ -20,7 +20,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import pandera.polars as pa
 import polars as pl
 
 from prst_etl.model.codes import (
@@ -266,6 +265,8 @@ class InseeEstimations(TabularSource):
         sheet: str | None = None,
         mapping_version: str | None = None,
     ) -> Extraction:
+        import pandera.polars as pa
+
         issue = IssueFactory(self.id, path.name)
         out = Extraction(source_id=self.id, mapping=None)
         out.issues = issue.issues

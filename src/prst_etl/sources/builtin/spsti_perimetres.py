@@ -12,13 +12,12 @@ validated, versioned and superseded like any load; ``aggregate`` reads it.
 
 from __future__ import annotations
 
-from datetime import date
 
 import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl.model.codes import TOTAL
-from prst_etl.sources.readers import norm_header_expr
+from prst_etl.model.text import norm_header_expr
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
 from prst_etl.sources.tabular import DERIVED_PREFIX, KEY_PREFIX, Context, Derived, RawCheck, TabularSource
@@ -147,12 +146,4 @@ class SpstiPerimetres(TabularSource):
         return {"perimetres": df}, "commune", sorted(deps.unique().drop_nulls().to_list())
 
 
-def perimeters(rows: pl.DataFrame, year: int) -> pl.DataFrame:
-    """Memberships valid on 1 July of ``year``: ``commune, spsti, spsti_nom, champ``.
-
-    ``rows``: the current ``perimetres`` facts (all loads). A service whose name
-    changed keeps its latest name.
-    """
-    day = date(year, 7, 1).isoformat()
-    valid = rows.filter((pl.col("date_debut") <= day) & (pl.col("date_fin") >= day))
-    return valid.select(pl.col("geo_code").alias("commune"), "spsti", "spsti_nom", "champ").unique().sort("spsti", "commune")
+from prst_etl.reference.territories import perimeters  # noqa: E402,F401 (moved; kept importable)

@@ -18,6 +18,15 @@ Modules:
 
 from __future__ import annotations
 
-from prst_etl.publish.api import PublishResult, build_chiffres_cles, build_portraits, build_site, build_tableau_de_bord
+from typing import Any
 
 __all__ = ["PublishResult", "build_chiffres_cles", "build_portraits", "build_site", "build_tableau_de_bord"]
+
+
+def __getattr__(name: str) -> Any:
+    """The public functions, imported on first use (``prst --help`` loads none of this)."""
+    if name in __all__:
+        from prst_etl.publish import api
+
+        return getattr(api, name)
+    raise AttributeError(name)

@@ -168,7 +168,7 @@ def _schema_hash() -> str:
 
 def load(warehouse: Path | str | None = None, as_of: str | None = None, progress=None) -> PublishData:  # type: ignore[no-untyped-def]
     """Everything documents need from one state of the warehouse (secrecy applied)."""
-    from prst_etl.pipeline.aggregate import perimeter_rows, spsti_map
+    from prst_etl.reference.territories import spsti_map
     from prst_etl.sources import all_sources
     from prst_etl.warehouse import open_warehouse, resolve_path
 
@@ -184,7 +184,7 @@ def load(warehouse: Path | str | None = None, as_of: str | None = None, progress
         parts = wh.current_parts().select("source", "table_name", "year", "load_id")
         ids = set(parts["load_id"].to_list())
         loads_df = wh.query("SELECT * FROM loads ORDER BY load_id").filter(pl.col("load_id").is_in(list(ids)))
-        perims = perimeter_rows(wh)
+        perims = wh.perimeter_rows()
     loads = []
     for r in loads_df.iter_rows(named=True):
         src = registry.get(r["source"])
@@ -372,7 +372,7 @@ def _territories(data: PublishData) -> dict[str, list[Territory]]:
 # -- for the site's downloads ---------------------------------------------------------------------
 def write_table(df: pl.DataFrame, path: Path, fmt: str) -> None:
     """Write a frame as prst writes its exports (CSV: ``;``, UTF-8 with BOM; atomic)."""
-    from prst_etl.pipeline.export import write_frame
+    from prst_etl.pipeline.write import write_frame
 
     write_frame(df, path, fmt)
 

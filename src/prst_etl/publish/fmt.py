@@ -67,14 +67,14 @@ def points(value: float | None, decimals: int = 1) -> str:
 
 
 def decimals_for(indicator: object, overrides: dict[str, int] | None = None) -> int:
-    """Decimals shown for an indicator: the catalogue's ``decimals`` when it has one (issue 14),
-    else the publication's override, else 0 for counts and 1 for rates."""
+    """Decimals shown for an indicator: the catalogue's ``decimals`` when it has one, else the
+    publication's setting, else 0 for counts and 1 for rates."""
     ind_id = getattr(indicator, "id", "")
-    if overrides and ind_id in overrides:
-        return int(overrides[ind_id])
     dec = getattr(indicator, "decimals", None)
     if dec is not None:
         return int(dec)
+    if overrides and ind_id in overrides:
+        return int(overrides[ind_id])
     return 1 if getattr(indicator, "is_rate", False) else 0
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 BAR = "#2b5c8a"
@@ -19,6 +21,8 @@ BAR = "#2b5c8a"
 FONT = "sans-serif"
 _CACHE: dict[str, str] = {}
 STATS = {"rendered": 0, "reused": 0}
+DISK: list[Path] = []
+"""Folder of rendered SVGs kept between runs (set by :func:`prst_etl.publish.data.load`: the state's cache)."""
 
 
 def spec_key(spec: dict[str, Any]) -> str:
@@ -33,10 +37,23 @@ def render(spec: dict[str, Any]) -> str:
     if key in _CACHE:
         STATS["reused"] += 1
         return _CACHE[key]
+    disk = DISK[-1] / f"{key[:24]}.svg" if DISK else None
+    if disk is not None and disk.exists():
+        STATS["reused"] += 1
+        _CACHE[key] = disk.read_text(encoding="utf-8")
+        return _CACHE[key]
     svg = vlc.vegalite_to_svg(spec, format_locale="fr-FR", allowed_base_urls=[])
     svg = _lighten(svg)
     _CACHE[key] = svg
     STATS["rendered"] += 1
+    if disk is not None and spec.get("datasets"):  # maps: shared by every document of the state
+        try:
+            disk.parent.mkdir(parents=True, exist_ok=True)
+            tmp = disk.with_name(disk.name + f".{os.getpid()}")
+            tmp.write_text(svg, encoding="utf-8")
+            os.replace(tmp, disk)
+        except OSError:
+            pass
     return svg
 
 

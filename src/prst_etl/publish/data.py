@@ -221,6 +221,9 @@ def load(warehouse: Path | str | None = None, as_of: str | None = None, progress
             notes[lvl] = lvl_notes
         _write_cache(cache, frames, notes)
 
+    from prst_etl.publish import charts
+
+    charts.DISK[:] = [cache / "charts"]
     # SPSTI perimeters in force in the latest year of the data
     years = sorted(set(frames["spsti"]["year"].unique().drop_nulls().to_list()))
     spsti = spsti_map(perims, years[-1]) if perims is not None and years else spsti_map(None, 0)

@@ -269,7 +269,7 @@ class Builder:
         the indicators given by sex only share one table."""
         out: list[Any] = []
         by_sex: list[tuple[Any, int, list[Cell]]] = []
-        charted = False
+        charted = sec.get("chart") != "sex_age"
         ranges = self.cfg.get("ages", {})
         for ind_id in sec.get("by_sex_age", []):
             ind = self.cat.get(ind_id)
@@ -349,7 +349,7 @@ class Builder:
             c = make_cell(idx.get(ind.id, y, "a21", code), ind, notes, self.decimals(ind))
             crow.append({"label": labels.get(code, code), "value": c.value, "text": c.text})
         crow.sort(key=lambda r: (r["value"] is None, -(r["value"] or 0)))
-        if not any(r["value"] is not None for r in crow):
+        if sec.get("chart") != "sector" or not any(r["value"] is not None for r in crow):
             return [table]
         ctitle = f"{ind.label} par secteur d'activité, {t.label}, {y}"
         fid = f"{sec['id']}-secteurs-graphique"
@@ -359,6 +359,7 @@ class Builder:
 
     def _dims(self, sec, t, idx, parents, ref_year, notes, counter) -> list[Any]:  # type: ignore[no-untyped-def]
         out: list[Any] = []
+        charted = sec.get("chart") != "dim"
         for ind_id, dim in sec.get("by_dim", []):
             ind = self.cat.get(ind_id)
             if ind is None or dim not in idx.extras:
@@ -383,7 +384,8 @@ class Builder:
             title = f"{ind.label}, {t.label}, {y}"
             table = Table(f"{sec['id']}-{ind_id}-{dim}", tn, title, ["", t.label, *[p[2] for p in comp]], body, caption=f"Unité : {ind.unit}.")
             crow = [{"label": row[0], "value": row[1].value, "text": row[1].text} for row in body]
-            if any(r["value"] is not None for r in crow) and len(crow) > 1:
+            if not charted and any(r["value"] is not None for r in crow) and len(crow) > 1:
+                charted = True
                 crow.sort(key=lambda r: (r["value"] is None, -(r["value"] or 0)))
                 fid = f"{sec['id']}-{ind_id}-{dim}-graphique"
                 alt = alt_text_bars(title, [(r["label"], r["value"], r["text"]) for r in crow], f"tableau {tn}")

@@ -25,6 +25,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import polars as pl
+
 from prst_etl.publish import charts, render
 from prst_etl.publish import data as pdata
 from prst_etl.publish.api import PublishResult, _pdf_ok
@@ -221,7 +223,8 @@ def _downloads(data: pdata.PublishData, out: Path, res: PublishResult, pdf: bool
         item: dict[str, Any] = {"name": names[lvl], "rows": fmt.number(df.height)}
         for ext in ("csv", "parquet"):
             p = out / "donnees" / f"prst_{lvl}.{ext}"
-            pdata.write_table(df, p, ext)
+            # CSV for spreadsheets: all sectors together (the A21 detail makes it too big to open); Parquet: everything
+            pdata.write_table(df.filter(pl.col("sector_level") == "ensemble") if ext == "csv" else df, p, ext)
             res.files.append(p)
             item |= {ext: f"donnees/{p.name}", f"{ext}_name": p.name, f"{ext}_size": _human(p.stat().st_size)}
         rows.append(item)

@@ -11,7 +11,7 @@ from prst_etl.console import err, out
 
 FormatOpt = Annotated[
     list[str] | None,
-    typer.Option("--format", "-f", help="html et/ou pdf (défaut : les deux). Le PDF est balisé (PDF/UA) pour les lecteurs d'écran."),
+    typer.Option("--format", "-f", help="html et/ou pdf (défaut : les deux). Le PDF est balisé (structure, langue) pour les lecteurs d'écran."),
 ]
 OutputOpt = Annotated[
     Path | None,

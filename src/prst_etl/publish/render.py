@@ -1,4 +1,4 @@
-"""HTML from Jinja2 templates, PDF from the HTML with WeasyPrint (tagged, PDF/UA-1).
+"""HTML from Jinja2 templates, PDF from the HTML with WeasyPrint (tagged PDF).
 
 WeasyPrint needs the Pango library of the system. Where it is missing, prst still writes
 every HTML page and says what is missing (:func:`pdf_problem`).
@@ -66,7 +66,9 @@ def pdf_problem() -> str | None:
 
 
 def pdf(page: str, path: Path, base: Path | None = None) -> None:
-    """Write a tagged PDF (PDF/UA-1: structure, language and title from the HTML) of an HTML page."""
+    """Write a tagged PDF of an HTML page: structure tree (headings, tables, figures), language
+    and title from the HTML. (The full PDF/UA-1 variant adds little to the tags and costs a
+    second per document.)"""
     import logging
 
     import weasyprint
@@ -76,7 +78,7 @@ def pdf(page: str, path: Path, base: Path | None = None) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     weasyprint.HTML(string=page, base_url=str(base or path.parent)).write_pdf(
-        tmp, pdf_variant="pdf/ua-1", pdf_tags=True, presentational_hints=False
+        tmp, pdf_tags=True, presentational_hints=False
     )
     tmp.replace(path)
 

@@ -54,7 +54,7 @@ def chiffres_cles(b: Builder, year: int | None = None, baseline: int | None = No
             if m is not None:
                 figs.append(b.map_figure(m, counter, None, notes))
         if th.get("sector_chart"):
-            figs += b._sectors({"id": f"cc-{len(themes)}", "by_sector": [th["sector_chart"]], "chart": "sector"}, region, reg, ref_year, notes, counter)
+            figs += b._sectors({"id": f"cc-{len(themes)}", "by_sector": [th["sector_chart"]], "chart": "sector", "top": 10}, region, reg, ref_year, notes, counter)
         if th.get("sex_age_chart"):
             figs += b._sex_age({"id": f"cc-{len(themes)}", "by_sex_age": [th["sex_age_chart"]], "chart": "sex_age"}, region, reg, ref_year, notes, counter)
         if th.get("dim_chart"):

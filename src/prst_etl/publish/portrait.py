@@ -334,6 +334,11 @@ class Builder:
             return []
         labels = self.levels[t.level].sector_labels
         codes = sorted({r["sector_code"] for ind, y in cols for r in idx.rows_of(ind.id) if r["sector_level"] == "a21" and r["year"] == y})
+        top = sec.get("top")
+        if top:  # a short document: the first sections by published value of the first indicator
+            ind0, y0 = cols[0]
+            vals = {c: (idx.get(ind0.id, y0, "a21", c) or {}).get("value") for c in codes}
+            codes = sorted([c for c in codes if vals[c] is not None], key=lambda c: -vals[c])[:top]
         body = []
         for code in codes:
             cells = [make_cell(idx.get(ind.id, y, "a21", code), ind, notes, self.decimals(ind)) for ind, y in cols]
@@ -342,16 +347,19 @@ class Builder:
         body.append(["Ensemble des secteurs", *total])
         tn = counter.next("tableau")
         title = f"Par secteur d'activité (sections de la NAF, A21), {t.label}"
+        if top:
+            title += f" : les {len(codes)} premières sections dont la valeur est publiée"
         table = Table(f"{sec['id']}-secteurs", tn, title, ["Secteur", *[f"{ind.label} ({ind.unit}, {y})" for ind, y in cols]], body)
         ind, y = cols[0]
         crow = []
         for code in codes:
             c = make_cell(idx.get(ind.id, y, "a21", code), ind, notes, self.decimals(ind))
             crow.append({"label": labels.get(code, code), "value": c.value, "text": c.text})
-        crow.sort(key=lambda r: (r["value"] is None, -(r["value"] or 0)))
+        if not top:
+            crow.sort(key=lambda r: (r["value"] is None, -(r["value"] or 0)))
         if sec.get("chart") != "sector" or not any(r["value"] is not None for r in crow):
             return [table]
-        ctitle = f"{ind.label} par secteur d'activité, {t.label}, {y}"
+        ctitle = f"{ind.label} par secteur d'activité, {t.label}, {y}" + (f" ({len(codes)} premières sections)" if top else "")
         fid = f"{sec['id']}-secteurs-graphique"
         alt = alt_text_bars(ctitle, [(r["label"], r["value"], r["text"]) for r in crow], f"tableau {tn}")
         svg = charts.accessible(charts.render(charts.hbar(crow, ind.unit)), fid + "-svg", ctitle, alt)

@@ -307,17 +307,37 @@ def test_tableau_de_bord_and_chiffres_cles(pub_wh: Path, tmp_path: Path) -> None
     assert "Depuis 2023" in cc[0].read_text(encoding="utf-8")
 
 
-def test_site_opens_in_headless_chromium(pub_wh: Path, tmp_path: Path) -> None:
+@pytest.fixture(scope="session")
+def site_home(pub_wh: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from prst_etl.publish import build_site
+
+    res = build_site(tmp_path_factory.mktemp("site") / "site", warehouse=pub_wh, pdf=False, sample=1)
+    assert res.home is not None and res.home.exists()
+    return res.home
+
+
+def test_every_page_of_the_site_is_valid_html(site_home: Path) -> None:
+    import html5lib
+
+    pages = sorted(site_home.parent.rglob("*.html"))
+    assert len(pages) > 60  # home, lists, one page per indicator, portraits, documents
+    for page in pages:
+        try:
+            html5lib.HTMLParser(strict=True, namespaceHTMLElements=False).parse(page.read_text(encoding="utf-8"))
+        except Exception as exc:  # noqa: BLE001 - name the page
+            raise AssertionError(f"{page.relative_to(site_home.parent)}: {exc}") from exc
+        assert '<html lang="fr">' in page.read_text(encoding="utf-8")[:200], page
+    for ext in ("csv", "parquet"):
+        assert (site_home.parent / "donnees" / f"prst_zone-emploi.{ext}").exists()
+
+
+def test_site_opens_in_headless_chromium(site_home: Path, tmp_path: Path) -> None:
     import subprocess
 
     chromium = shutil.which("chromium") or shutil.which("chromium-browser")
     if not chromium:
         pytest.skip("chromium absent : .ci/run l'installe (apt-get install chromium) ; test du site dans un vrai navigateur non fait")
-    from prst_etl.publish import build_site
-
-    res = build_site(tmp_path / "site", warehouse=pub_wh, pdf=False, sample=1)
-    home = res.home
-    assert home is not None and home.exists()
+    home = site_home
     cmd = [chromium, "--headless", "--no-sandbox", "--disable-gpu", "--enable-logging=stderr", "--v=0",
            "--virtual-time-budget=2000", "--dump-dom", home.as_uri()]  # fmt: skip
     run = subprocess.run(cmd, capture_output=True, text=True, timeout=60)

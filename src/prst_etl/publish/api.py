@@ -51,9 +51,7 @@ def _pdf_ok(formats: list[str], res: PublishResult) -> list[str]:
 
 
 def _out(warehouse: Path | str | None, output: Path | None) -> Path:
-    from prst_etl.warehouse import resolve_path
-
-    return Path(output) if output else resolve_path(warehouse) / PUBLICATIONS_DIR
+    return Path(output) if output else pdata.resolve_root(warehouse) / PUBLICATIONS_DIR
 
 
 def _check_year(data: pdata.PublishData, year: int | None) -> None:

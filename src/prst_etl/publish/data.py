@@ -372,6 +372,21 @@ def _territories(data: PublishData) -> dict[str, list[Territory]]:
     return out
 
 
+def resolve_root(warehouse: Path | str | None) -> Path:
+    """The warehouse folder (``--warehouse``, ``$PRST_WAREHOUSE`` or ``./warehouse``)."""
+    from prst_etl.warehouse import resolve_path
+
+    return resolve_path(warehouse)
+
+
+def providers(source_ids: tuple[str, ...]) -> list[str]:
+    """« Provider (id) » of registered sources, for the indicator dictionary."""
+    from prst_etl.sources import all_sources
+
+    reg = all_sources()
+    return [f"{reg[sid].provider} ({sid})" for sid in source_ids if sid in reg]
+
+
 # -- for the site's downloads ---------------------------------------------------------------------
 def write_table(df: pl.DataFrame, path: Path, fmt: str) -> None:
     """Write a frame as prst writes its exports (CSV: ``;``, UTF-8 with BOM; atomic)."""

@@ -135,7 +135,7 @@ def _sparkline(series: list[tuple[int, float, str]], ind) -> str:  # type: ignor
     )  # fmt: skip
     spec = chart.to_dict() | {"config": {"view": {"stroke": None}}}
     svg = charts.render(spec)
-    return svg.replace("<svg ", '<svg class="spark" aria-hidden="true" focusable="false" ', 1)
+    return svg.replace('class="marks"', 'class="marks spark" aria-hidden="true" focusable="false"', 1)
 
 
 def indicator_page(b: Builder, ind) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -148,13 +148,9 @@ def indicator_page(b: Builder, ind) -> dict[str, Any]:  # type: ignore[no-untype
     levels = {"commune": "commune", "zone-emploi": "zone d'emploi", "departement": "département", "region": "région",
               "france": "France", "spsti": "périmètre de SPSTI"}  # fmt: skip
     ci = {"poisson": "exact de Poisson", "wilson": "de Wilson (proportion)", "none": "aucun"}.get(ind.ci, ind.ci)
-    provider = []
-    from prst_etl.sources import all_sources
+    from prst_etl.publish.data import providers
 
-    reg = all_sources()
-    for sid in ind.sources:
-        if sid in reg:
-            provider.append(f"{reg[sid].provider} ({sid})")
+    provider = providers(ind.sources)
     example = b.levels["region"](REGION).latest(ind.id, None)
     ex = None
     if example is not None:

@@ -51,8 +51,47 @@ def features(level: str) -> tuple[dict[str, Any], ...]:
         else:
             code, label = p[key], p["nom"]
         lon, lat = label_point(f["geometry"])
-        out.append({"type": "Feature", "geometry": f["geometry"], "properties": {"code": code, "label": label, "lon": lon, "lat": lat}})
+        geom = simplify(f["geometry"], TOLERANCE)
+        out.append({"type": "Feature", "geometry": geom, "properties": {"code": code, "label": label, "lon": lon, "lat": lat}})
     return tuple(out)
+
+
+TOLERANCE = 0.004
+"""Douglas-Peucker tolerance in degrees (about 0.3 px on the maps): the shipped layers carry
+several points per pixel, which only make the SVG (and the PDF) heavier."""
+
+
+def _dp(points: list[list[float]], tol: float) -> list[list[float]]:
+    keep = [False] * len(points)
+    keep[0] = keep[-1] = True
+    stack = [(0, len(points) - 1)]
+    while stack:
+        a, b = stack.pop()
+        (x1, y1), (x2, y2) = points[a], points[b]
+        dx, dy = x2 - x1, y2 - y1
+        norm = math.hypot(dx, dy)
+        best, idx = 0.0, -1
+        for i in range(a + 1, b):
+            x, y = points[i]
+            d = abs(dy * (x - x1) - dx * (y - y1)) / norm if norm else math.hypot(x - x1, y - y1)
+            if d > best:
+                best, idx = d, i
+        if idx >= 0 and best > tol:
+            keep[idx] = True
+            stack += [(a, idx), (idx, b)]
+    return [p for p, k in zip(points, keep) if k]
+
+
+def simplify(geom: dict[str, Any], tol: float) -> dict[str, Any]:
+    """The geometry with each ring simplified (a ring keeps at least 4 points)."""
+
+    def ring(r: list[list[float]]) -> list[list[float]]:
+        out = _dp(r, tol)
+        return out if len(out) >= 4 else r
+
+    if geom["type"] == "Polygon":
+        return {"type": "Polygon", "coordinates": [ring(r) for r in geom["coordinates"]]}
+    return {"type": "MultiPolygon", "coordinates": [[ring(r) for r in poly] for poly in geom["coordinates"]]}
 
 
 def label_point(geom: dict[str, Any]) -> tuple[float, float]:

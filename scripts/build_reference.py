@@ -41,7 +41,7 @@ DEPARTEMENTS_OCCITANIE = {"09", "11", "12", "30", "31", "32", "34", "46", "48", 
 ZE_GONE_CODES = {"09255", "09287", "12076", "30094", "32067", "32260", "32413", "34093", "46217"}
 ZE_NEW_CODES = {"12218"}
 # Manual decisions for merged communes whose former communes lie in different zones and
-# for which the population rule and the chef-lieu rule disagree (none so far).
+# whose chef-lieu is not among the former communes of the ZE file (none so far).
 ZE_OVERRIDES: dict[str, str] = {}
 # Known errors in Insee's aggregated-level label files, fixed from the other Insee file.
 # (level, code) -> (wrong label in int_eng_na_2008_<level>.csv, label kept from niv_agreg_naf_rev_2.csv)
@@ -278,14 +278,15 @@ def build_ze(src: Path, cog: dict[int, pl.DataFrame], report: Report) -> list[st
 
 
 def build_commune_ze(src: Path, cog: dict[int, pl.DataFrame], passage: dict[str, str], report: Report) -> None:
-    """Write commune_ze2020.csv: one zone per COG 2025 commune-actuelle.
+    """Write commune_ze2020.csv (one zone per COG 2025 commune-actuelle) and
+    commune_ze2020_geo2022.csv (the Insee composition itself, in 2022 geography).
 
     The Insee composition is in 2022 geography. Each 2022 code is mapped to its
     COG 2025 commune; when the former communes of a commune lie in different
-    zones, the commune goes to the zone holding most of their population (COG 2024
-    populations, the last vintage where they were separate), and this must agree
-    with the zone of the former commune bearing the new commune's code (chef-lieu)
-    unless ZE_OVERRIDES decides.
+    zones, the commune nouvelle goes to the zone of its chef-lieu (COG ``chefLieu``:
+    the former commune whose code the new commune carries), which is what Insee's
+    zoning does, unless ZE_OVERRIDES decides. The population of each zone's part is
+    reported beside, for information.
     """
     ze = read_text_csv(src / "insee-ze2020" / "ze2020_communes_occitanie_geo2022.csv").with_columns(
         ze_code=pl.coalesce("ZE2020_PARTIE_REG", "ZE2020")
@@ -310,27 +311,24 @@ def build_commune_ze(src: Path, cog: dict[int, pl.DataFrame], passage: dict[str,
             ((z, zc),) = zset
             origine = "insee-geo2022" if olds == [code] else "passage-meme-zone"
         else:
+            chef_zone = zone_of.get(code)  # the former commune that carries the current code: the chef-lieu
             by_pop: dict[tuple[str, str], int] = defaultdict(int)
             for o in olds:
-                check(o in pop24, f"no COG 2024 population for {o}")
-                by_pop[zone_of[o]] += pop24[o]
-            ranked = sorted(by_pop.items(), key=lambda kv: -kv[1])
-            check(len(ranked) == 1 or ranked[0][1] != ranked[1][1], f"{code}: population tie between zones")
-            pop_zone = ranked[0][0]
-            chef_zone = zone_of.get(code)  # the former commune that carries the current code
-            detail = ", ".join(f"{o} ({zone_of[o][1]}, pop. 2024 {pop24[o]})" for o in sorted(olds))
+                by_pop[zone_of[o]] += pop24.get(o, 0)
+            detail = ", ".join(f"{o} ({zone_of[o][1]}, pop. 2024 {pop24.get(o, '?')})" for o in sorted(olds))
             if code in ZE_OVERRIDES:
                 zc = ZE_OVERRIDES[code]
                 z = next(zz for zz, c in zset if c == zc)
                 origine = "decision-manuelle"
             else:
-                check(chef_zone == pop_zone, f"{code}: population rule {pop_zone} != chef-lieu rule {chef_zone}")
-                z, zc = pop_zone
-                origine = "fusion-zone-majoritaire"
+                check(chef_zone is not None, f"{code}: former communes in zones {zset} and no chef-lieu among them: add ZE_OVERRIDES")
+                z, zc = chef_zone  # type: ignore[misc]
+                origine = "fusion-zone-chef-lieu"
             report.notes["ze"].append(
-                f"{code} merges communes of zones {sorted(c for _, c in zset)}: {detail}. "
-                f"Population by zone {dict((k[1], v) for k, v in ranked)}; assigned {zc} "
-                f"(largest population, same as the zone of the former commune {code}, whose code the new commune keeps)."
+                f"{code} merges communes of zones {sorted(c for _, c in zset)}: {detail}. Assigned {zc}, the zone of "
+                f"its chef-lieu {code} (the former commune whose code it keeps; Insee's rule). Population 2024 by zone, "
+                f"for information: {dict((k[1], v) for k, v in sorted(by_pop.items(), key=lambda kv: -kv[1]))}. "
+                "Rows a provider gives under the other former codes are counted in this zone (prst ingest says so)."
             )
         rows.append((code, z, zc, origine))
     df = pl.DataFrame(rows, schema=["code", "ze2020", "ze_code", "origine"], orient="row")
@@ -342,6 +340,9 @@ def build_commune_ze(src: Path, cog: dict[int, pl.DataFrame], passage: dict[str,
     report.notes["ze"].append(
         "Origins: " + ", ".join(f"{o}: {n}" for o, n in df.group_by("origine").len().sort("origine").iter_rows())
     )
+    geo22 = ze.select(pl.col("CODGEO").alias("code_geo2022"), pl.col("ZE2020").alias("ze2020"), "ze_code").sort("code_geo2022")
+    check(geo22["code_geo2022"].is_unique().all(), "one zone per 2022 commune")
+    write_csv(geo22, "commune_ze2020_geo2022.csv", report)
 
 
 # ----------------------------------------------------------------------- NAF
@@ -610,13 +611,17 @@ two different targets would be a conflict, kept by this priority (most recent vi
     The Insee composition is in 2022 geography: each 2022 code is mapped to COG 2025 with `commune_passage.csv`
     (9 codes disappeared: 09255, 09287, 12076, 30094, 32067, 32260, 32413, 34093, 46217; one new code: 12218).
     `origine`: `insee-geo2022` (same code in 2022), `passage-meme-zone` (the former communes were all in one zone),
-    `fusion-zone-majoritaire` (former communes in different zones).
+    `fusion-zone-chef-lieu` (former communes in different zones).
   - **Rule for a merged commune whose former communes lie in different zones**: Insee places every commune in
-    exactly one zone (its yearly re-publication of the composition in the current geography does so). prst
-    assigns the zone holding the largest share of the former communes' population (COG 2024 populations, the
-    last vintage where they were separate), and the build stops unless this is also the zone of the former
-    commune whose code the new commune keeps (its chef-lieu); a disagreement must be settled by hand in
-    `ZE_OVERRIDES`. To be confirmed against Insee's composition in géographie 2025 when it is available.
+    exactly one zone (its yearly re-publication of the composition in the current geography does so): a commune
+    nouvelle belongs to the zone of its chef-lieu (COG `chefLieu`, the former commune whose code the new commune
+    carries). prst does the same; the build stops when the chef-lieu is not among the former communes of the ZE
+    file (to be settled by hand in `ZE_OVERRIDES`). The population of each zone's part is reported for information.
+    Rows a provider still gives under the code of a former commune of another zone are counted in the new commune's
+    zone: `prst ingest` reports them (old code, new code, both zones, rows and counts moved) and the export of the
+    affected zones says so in `coverage`. To be confirmed against Insee's composition in géographie 2025.
+  - `commune_ze2020_geo2022.csv`: the Insee composition itself (4 454 Occitanie communes of 2022 geography ->
+    `ze2020`, `ze_code`): the zone an old code belonged to, to say when its rows move to another zone.
 {ze}
 
 ## NAF rév. 2 — Insee

@@ -221,7 +221,7 @@ def test_france_export_reads_cause_families(loaded, tmp_path) -> None:  # type: 
     assert Cli()("export", "--level", "france", "--warehouse", wh, "--output", out, "-s", "ensemble").exit_code == 0
     e = pl.read_parquet(out).filter(
         (pl.col("indicator") == "mp_1er_reglement") & (pl.col("ctn") == "_T") & (pl.col("mp_tableau") == "_T")
-        & (pl.col("mp_syndrome") == "_T")
+        & (pl.col("mp_syndrome") == "_T") & (pl.col("mp_psy") == "_T")
     )  # fmt: skip
     by_family = dict(e.select("cause_family", "value").iter_rows())
     assert by_family["_T"] == facts["mp"]["mp_1er_reglement"].sum()
@@ -255,7 +255,7 @@ def test_mp_rates_use_the_effectifs_counted_once(cli, tmp_path) -> None:  # type
     df = pl.read_parquet(out)
     tot = lambda ind, **k: df.filter(  # noqa: E731
         (pl.col("indicator") == ind) & (pl.col("ctn") == "_T") & (pl.col("mp_tableau") == "_T")
-        & (pl.col("mp_syndrome") == "_T") & (pl.col("cause_family") == k.get("cause", "_T"))
+        & (pl.col("mp_syndrome") == "_T") & (pl.col("mp_psy") == "_T") & (pl.col("cause_family") == k.get("cause", "_T"))
     )["value"]  # fmt: skip
     mp, sal = tot("mp_1er_reglement").item(), tot("mp_salaries").item()
     assert tot("mp_if").item() == pytest.approx(mp / sal * 10000)

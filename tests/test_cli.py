@@ -55,7 +55,8 @@ def test_sources_lists_the_plugins(cli) -> None:  # type: ignore[no-untyped-def]
     ids = [r["id"] for r in rows]
     assert ids == sorted(ids) and {"ameli-at", "carsat-mp", "carsat-lr"} <= set(ids)
     mp = next(r for r in rows if r["id"] == "carsat-mp")
-    assert mp["mapping_versions"] == ["2024"] and mp["origin"] == "prst" and mp["geo_levels"] == ["commune", "departement"]
+    # one named mapping per sheet of the workbook (AT, MP, Trajet)
+    assert mp["mapping_versions"] == ["2024", "mp-2024", "trajet-2024"] and mp["origin"] == "prst" and mp["geo_levels"] == ["commune", "departement"]
 
 
 def test_sources_show_describes_the_layout(cli) -> None:  # type: ignore[no-untyped-def]

@@ -84,7 +84,9 @@ def test_merged_commune_spanning_two_zones() -> None:
     # Cap d'Astarac (32365, 2025) merged communes of Auch (7604) and Saint-Gaudens (7622)
     row = reference.commune_ze().filter(pl.col("code") == "32365")
     assert row["ze_code"].to_list() == ["7622"]
-    assert row["origine"].to_list() == ["fusion-zone-majoritaire"]
+    assert row["origine"].to_list() == ["fusion-zone-chef-lieu"]  # the zone of its chef-lieu 32365 (Insee's rule)
+    old = reference.commune_ze_geo2022().filter(pl.col("code_geo2022").is_in(["32067", "32260", "32365", "32413"]))
+    assert dict(old.select("code_geo2022", "ze_code").iter_rows()) == {"32067": "7604", "32260": "7604", "32365": "7622", "32413": "7622"}
     assert reference.commune_ze().filter(pl.col("code") == "12218")["ze_code"].to_list() == ["7621"]
 
 
@@ -141,7 +143,7 @@ def test_provenance_names_every_data_file() -> None:
     root = files("prst_etl.reference")
     text = root.joinpath("PROVENANCE.md").read_text(encoding="utf-8")
     names = [p.name for p in root.joinpath("data").iterdir() if p.name.endswith(".csv")]
-    assert len(names) == 11
+    assert len(names) == 12
     for name in names:
         assert f"`{name}`" in text
     for publisher in ["Insee", "Etalab", "Licence Ouverte", "Assurance Maladie"]:

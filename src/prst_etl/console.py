@@ -15,8 +15,20 @@ from rich.table import Table
 from prst_etl.errors import ISSUE_TYPES, PrstError
 from prst_etl.report import Report
 
-out = Console(highlight=False, soft_wrap=False)
-err = Console(stderr=True, highlight=False)
+PIPE_WIDTH = 1000
+"""Width of the output when it is not a terminal (a pipe, a log, a script): wide enough that no
+table or message is wrapped at 80 columns; a terminal keeps its own width (or ``COLUMNS``)."""
+
+
+def _console(**kw: object) -> Console:
+    c = Console(highlight=False, **kw)  # type: ignore[arg-type]
+    if not c.is_terminal and not os.environ.get("COLUMNS"):
+        c.width = PIPE_WIDTH
+    return c
+
+
+out = _console(soft_wrap=False)
+err = _console(stderr=True)
 
 MAX_ISSUES_SHOWN = 100
 
@@ -26,6 +38,21 @@ def fmt_int(n: int | float | None) -> str:
     if n is None:
         return ""
     return f"{int(n):,}".replace(",", "\u202f")
+
+
+def fmt_num(x: float | None) -> str:
+    """A count as people read it: thousands separated, decimals only when there are some."""
+    if x is None:
+        return ""
+    if float(x).is_integer():
+        return fmt_int(x)
+    return f"{x:,.2f}".replace(",", "\u202f").replace(".", ",")
+
+
+def grouped(notes: list[str]) -> list[str]:
+    """Notes said once each, in their first order, with how many times they came (« (×3) »)."""
+    counts = Counter(notes)
+    return [n + (f" (×{counts[n]})" if counts[n] > 1 else "") for n in dict.fromkeys(notes)]
 
 
 def render_error(exc: PrstError) -> None:
@@ -59,6 +86,10 @@ def render_report(report: Report, console: Console | None = None) -> None:
         c.print("Année de référence : " + ", ".join(map(str, report.years)))
     if report.issues:
         _issues_table(report, c)
+    if report.accounting:
+        render_ledger(report.accounting, c)
+    if report.moves:
+        render_moves(report.moves, c)
     if report.plan:
         render_plan(report.plan, c)
     if report.outcome == "rejected":
@@ -104,6 +135,39 @@ def render_plan(plan: list[dict], c: Console | None = None) -> None:  # type: ig
             str(p["table"]), str(p["year"]), str(p["level"]), str(p["measure"]), fmt_int(p["added"]), fmt_int(p["removed"]),
             fmt_int(p["changed"]), fmt_int(p["total_before"]), fmt_int(p["total_after"]),
         )  # fmt: skip
+    c.print(t)
+
+
+def render_ledger(flows: list[dict], c: Console | None = None) -> None:  # type: ignore[type-arg]
+    """Per measure: the sum read from the file, what was set aside and why, the sum stored."""
+    c = c or out
+    t = Table(title="Comptes par mesure : lu dans le fichier = stocké + mis de côté", title_justify="left")
+    several = len({f["table"] for f in flows}) > 1
+    for col in ("Table",) * several + ("Mesure", "Lu", "Mis de côté", "Pourquoi", "Stocké"):
+        t.add_column(col, overflow="fold", justify="right" if col in ("Lu", "Mis de côté", "Stocké") else "left")
+    for f in flows:
+        aside = sum(f["set_aside"].values())
+        why = " ; ".join(f"{r} : {fmt_num(v)}" for r, v in f["set_aside"].items()) if len(f["set_aside"]) > 1 else "".join(f["set_aside"])
+        if f.get("derived"):
+            why = (why + " ; " if why else "") + f"calculé : {f['derived']}"
+        t.add_row(*((f["table"],) if several else ()), f["measure"], fmt_num(f["read"]), fmt_num(aside) if aside else "",
+                  why, fmt_num(f["stored"]))  # fmt: skip
+    c.print(t)
+
+
+def render_moves(moves: list[dict], c: Console | None = None) -> None:  # type: ignore[type-arg]
+    """Rows of old commune codes counted in another zone d'emploi than their old commune's."""
+    c = c or out
+    t = Table(
+        title="Communes fusionnées : lignes comptées dans la zone d'emploi du chef-lieu de la commune nouvelle",
+        title_justify="left",
+    )
+    for col in ("Table", "Ancien code", "Commune nouvelle", "Zone de l'ancienne commune", "Zone comptée", "Lignes", "Comptages déplacés"):
+        t.add_column(col, overflow="fold")
+    for m in moves:
+        counts = ", ".join(f"{k} {fmt_num(v)}" for k, v in m.get("counts", {}).items())
+        t.add_row(m.get("table", ""), m["old_code"], m["new_code"], m.get("old_zone") or "", m.get("new_zone") or "",
+                  fmt_int(m["rows"]), counts)  # fmt: skip
     c.print(t)
 
 

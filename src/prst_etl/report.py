@@ -26,6 +26,11 @@ class Report:
     """Fact rows written per table."""
     plan: list[dict[str, Any]] = field(default_factory=list)
     """When the file replaces a current load: cells added, removed, changed per table, year and measure."""
+    accounting: list[dict[str, Any]] = field(default_factory=list)
+    """Per stored measure: the sum read from the file, what was set aside and why, the sum stored
+    (stored = read − set aside, checked: see :class:`prst_etl.sources.base.Ledger`)."""
+    moves: list[dict[str, Any]] = field(default_factory=list)
+    """Rows given under an old commune code counted in another zone d'emploi (see ``Extraction.moves``)."""
 
     @property
     def errors(self) -> list[Issue]:
@@ -63,5 +68,7 @@ class Report:
             "tables": self.tables,
             "plan": self.plan,
             "stats": asdict(self.stats),
+            "accounting": self.accounting,
+            "moves": self.moves,
             "issues": [i.to_dict() for i in self.issues],
         }

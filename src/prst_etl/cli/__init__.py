@@ -10,6 +10,9 @@ from __future__ import annotations
 import typer
 
 from prst_etl import __version__
+from prst_etl.cli.i18n import install as _french
+
+_french()  # typer's own messages (errors, help panels) in French
 from prst_etl.cli import export as _export
 from prst_etl.cli import ingest as _ingest
 from prst_etl.cli import loads as _loads

@@ -53,3 +53,10 @@ def aggregate(
     for r in report.computed:
         t.add_row(str(r["source"]), str(r["table_name"]), str(r["year"]), str(r["load_id"]), str(r["geo_level"]), fmt_int(r["n_rows"]))  # type: ignore[arg-type]
     out.print(t)
+    if report.conservation:
+        parts = {(c["source"], c["table_name"], c["year"]) for c in report.conservation}
+        levels = ", ".join(sorted({str(c["level"]) for c in report.conservation}))
+        out.print(
+            f"Conservation vérifiée : pour {fmt_int(len(parts))} table(s) × année, chaque mesure des faits se retrouve "
+            f"dans le total du niveau le plus agrégé ({levels}) — {fmt_int(len(report.conservation))} mesures."
+        )

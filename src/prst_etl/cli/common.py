@@ -45,5 +45,18 @@ def handle_errors(fn):  # type: ignore[no-untyped-def]
                 raise
             render_error(exc)
             raise typer.Exit(exc.exit_code) from None
+        except OSError as exc:  # disk full, permissions, a file where a folder is expected…: a prst error (3)
+            if os.environ.get("PRST_DEBUG"):
+                raise
+            from prst_etl.sources.readers import os_reason
+
+            where = f" « {exc.filename} »" if exc.filename else ""
+            render_error(
+                PrstError(
+                    f"Écriture ou lecture impossible{where} : {os_reason(exc)}.",
+                    hint="Rien n'a été enregistré dans l'entrepôt ; corrigez la cause (place disque, droits, chemin) et relancez.",
+                )
+            )
+            raise typer.Exit(3) from None
 
     return wrapper

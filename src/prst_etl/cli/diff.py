@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from prst_etl.cli.common import AsOfOpt, WarehouseOpt, handle_errors
-from prst_etl.console import err, fmt_int, out
+from prst_etl.console import err, fmt_int, grouped, out
 from prst_etl.errors import UsageError
 
 
@@ -78,7 +78,7 @@ def diff_years(
         year1, year2, warehouse=warehouse, level=level, indicators=indicator or None,
         sector_levels=sector_level or None, as_of=as_of, from_state=from_state, to_state=to_state, secret=secret,
     )  # fmt: skip
-    for n in notes:
+    for n in grouped(notes):
         err.print(f"[yellow]Remarque[/yellow] : {n}")
     if output is not None or fmt != "table":
         path = output or Path(f"diff_{level}_{year1}_{year2}.{ 'csv' if fmt == 'table' else fmt}")

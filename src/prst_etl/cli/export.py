@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from prst_etl.cli.common import AsOfOpt, JsonOpt, WarehouseOpt, handle_errors
-from prst_etl.console import err, fmt_int, out, progress_steps
+from prst_etl.console import err, fmt_int, grouped, out, progress_steps
 
 
 @handle_errors
@@ -86,7 +86,7 @@ def export(
             f"[yellow]Agrégats mis à jour d'abord[/yellow] : {res.refreshed} fichier(s) recalculé(s) "
             "(des chargements étaient plus récents que le dernier « prst aggregate »)."
         )
-    for n in res.notes:
+    for n in grouped(res.notes):
         err.print(f"[yellow]Remarque[/yellow] : {n}")
     if res.rows == 0:
         err.print(f"[yellow]Aucune donnée au niveau « {level} »[/yellow] pour ces années : le fichier écrit est vide.")

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from prst_etl.cli.common import JsonOpt, WarehouseOpt, handle_errors
-from prst_etl.console import fmt_int, out
+from prst_etl.console import fmt_int, out, render_ledger, render_moves
 
 app = typer.Typer(no_args_is_help=False)  # help: the callback docstring
 
@@ -56,6 +56,60 @@ def loads(
             "[red]annulé[/red]" if r["reverted"] else "[green]courant[/green]" if r["current"] else "[dim]remplacé[/dim]",
         )
     out.print(t)
+
+
+@app.command("show")
+@handle_errors
+def show(
+    load_id: Annotated[int, typer.Argument(help="Numéro du chargement (voir « prst loads »).")],
+    warehouse: WarehouseOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Détail d'un chargement : fichier, tables et niveaux, avertissements du fichier accepté,
+    comptes par mesure (lu, mis de côté et pourquoi, stocké) et lignes de communes fusionnées
+    comptées dans une autre zone d'emploi.
+
+    Exemple : prst loads show 3
+    """
+    from prst_etl.warehouse import open_warehouse
+
+    with open_warehouse(warehouse) as wh:
+        d = wh.load_detail(load_id)
+    if as_json:
+        out.print_json(json.dumps(d, ensure_ascii=False, default=str))
+        return
+    ld = d["load"]
+    state = "annulé" if ld["reverted"] else "courant" if ld["current"] else "remplacé"
+    out.print(
+        f"[bold]Chargement n° {load_id}[/bold] — source [bold]{ld['source']}[/bold], fichier {ld['file_name']} "
+        f"({fmt_int(ld['file_size'])} o, sha256 {ld['sha256'][:12]}), {ld['created_at']:%Y-%m-%d %H:%M} UTC, {state}."
+    )
+    out.print(
+        f"Lignes lues : {fmt_int(ld['rows_read'])} ; retenues : {fmt_int(ld['rows_kept'])} ; ignorées : "
+        f"{fmt_int(ld['rows_skipped'])} ; rejetées : {fmt_int(ld['rows_rejected'])}"
+        + (f" (dont {fmt_int(ld['rows_merged'])} ajoutées à une autre ligne)" if ld["rows_merged"] else "")
+    )
+    t = Table(title="Tables", title_justify="left")
+    for c in ("Table", "Année", "Niveau géographique", "Cases"):
+        t.add_column(c, overflow="fold")
+    for p in d["parts"]:
+        t.add_row(p["table_name"], str(p["year"]), p["geo_level"] or "", fmt_int(p["n_rows"]))
+    out.print(t)
+    if d["findings"]:
+        w = Table(title=f"Avertissements ({len(d['findings'])}) : lignes gardées, signalées", title_justify="left")
+        for c in ("Feuille", "Ligne", "Colonne", "Valeur", "Règle", "Message"):
+            w.add_column(c, overflow="fold")
+        for f in d["findings"]:
+            w.add_row(f["sheet"] or "", "" if f["row"] is None else str(f["row"]), f["column"] or "", f["value"] or "", f["code"], f["message"])
+        out.print(w)
+    else:
+        out.print("Aucun avertissement.")
+    if d["ledger"]:
+        render_ledger(d["ledger"], out)
+    else:
+        out.print("[dim]Comptes par mesure non enregistrés (chargement antérieur à prst 0.2).[/dim]")
+    if d["moves"]:
+        render_moves(d["moves"], out)
 
 
 @app.command("revert")

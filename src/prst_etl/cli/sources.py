@@ -46,7 +46,7 @@ def sources(ctx: typer.Context, warehouse: WarehouseOpt = None, as_json: JsonOpt
                 "provider": cls.provider,
                 "title": cls.title,
                 "geo_levels": list(cls.geo_levels),
-                "mapping_versions": list(dict.fromkeys(m.version for m in src.mappings())),
+                "mapping_versions": list(dict.fromkeys(m.name for m in src.mappings())),
                 "origin": ORIGINS.get(sid, ""),
                 "years_loaded": loaded.get(sid, []),
             }
@@ -115,6 +115,7 @@ def show(
                     "origin": ORIGINS.get(src.id, ""),
                     "mappings": [
                         {
+                            "name": m.name,
                             "version": m.version,
                             "layout": m.layout,
                             "title": m.title,
@@ -147,13 +148,14 @@ def show(
         + " ; ".join(f"« {k} » {v}" for k, v in STATUS_LABELS.items())
     )
     out.print(
-        f"Versions du mapping : {', '.join(m.version for m in maps)} — un fichier dans l'une ou l'autre "
-        "est reconnu à ses en-têtes ; le chargement enregistre la version utilisée (prst loads)."
+        f"Versions du mapping : {', '.join(m.name for m in maps)} — un fichier dans l'une ou l'autre "
+        "est reconnu à ses en-têtes ; le chargement enregistre la version utilisée (prst loads) ; "
+        "--mapping NOM en impose une (ex. --mapping mp-2024 pour la seule feuille MP)."
     )
     for m in maps:
         sheet_kind = f" (feuille « {m.layout} »)" if m.layout else ""
         tab = Table(
-            title=f"Mapping {m.version}{sheet_kind} — {m.title} (années {m.years or '?'})"
+            title=f"Mapping {m.name}{sheet_kind} — {m.title} (années {m.years or '?'})"
             + (f" ; reprend {m.extends} en changeant ce qui diffère" if m.extends else ""),
             title_justify="left",
             caption=f"Feuille : {' ou '.join(m.sheets)} ; la ligne d'en-tête est recherchée dans les 60 premières lignes ; "
@@ -185,19 +187,26 @@ def template(
         int | None, typer.Option("--year", "-y", help="Année de référence écrite dans le titre (défaut : l'an dernier).")
     ] = None,
     mapping: Annotated[
-        str | None, typer.Option("--mapping", help="Version du mapping (défaut : la plus récente).")
+        str | None, typer.Option("--mapping", help="Version ou nom du mapping (défaut : le plus récent ; ex. mp-2024).")
+    ] = None,
+    sheet: Annotated[
+        str | None,
+        typer.Option("--sheet", help="Une seule feuille d'un classeur à plusieurs feuilles (Carsat : at, trajet ou mp)."),
     ] = None,
     force: Annotated[bool, typer.Option("--force", help="Remplace le fichier s'il existe.")] = False,
 ) -> None:
     """Écrit un modèle vide à remplir par le fournisseur : un classeur Excel avec une feuille
-    « Lisez-moi » (chaque colonne, valeurs acceptées, signes conventionnels) et la feuille de
-    données (titre, en-têtes du mapping le plus récent).
+    « Lisez-moi » (chaque colonne, valeurs acceptées, signes conventionnels) et une feuille de
+    données par type de tableau (titre, en-têtes du mapping le plus récent) : pour une Carsat,
+    les feuilles AT, Trajet et MP, ou celle que --sheet nomme.
 
     Le fichier rempli se vérifie avec prst ingest SOURCE FICHIER --dry-run.
 
     Exemples :
 
       prst sources template ioda
+
+      prst sources template carsat-mp --sheet mp
 
       prst sources template dgt-spsti --year 2025 --output modele-dgt-2025.xlsx
     """
@@ -210,5 +219,5 @@ def template(
         raise UsageError(f"Année invalide : {year}.")
     src = get_source(source)
     path = output or default_output(src, year)
-    write_template(src, path, year=year, mapping_version=mapping, overwrite=force)
+    write_template(src, path, year=year, mapping_version=mapping, overwrite=force, sheet=sheet)
     out.print(f"Modèle écrit : [bold]{path}[/bold]. Une fois rempli : prst ingest {src.id} {path.name} --dry-run")

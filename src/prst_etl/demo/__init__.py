@@ -13,7 +13,7 @@ from importlib import resources
 from pathlib import Path
 
 from prst_etl.pipeline.aggregate import aggregate
-from prst_etl.console import fmt_int
+from prst_etl.console import fmt_int, grouped
 from prst_etl.pipeline.export import export
 from prst_etl.pipeline.ingest import ingest
 from prst_etl.report import Report
@@ -71,7 +71,7 @@ def run_demo(warehouse: Path | str | None = None, *, reset: bool = True, site: b
         res = export(level, warehouse=root, fmt="csv", sector_levels=sectors, secret=secret)
         flags = " ".join(f"--sector-level {s}" for s in sectors) + ("" if secret else " --no-secret")
         yield f"\n[bold]prst export --level {level} --format csv {flags}[/bold] → {res.path} ({fmt_int(res.rows)} lignes)"
-        for note in res.notes:
+        for note in grouped(res.notes):
             yield f"  remarque : {note}"
     yield "\n[bold]prst diff-years 2023 2024 --level region --sector-level ensemble[/bold]"
     yield ("diff", 2023, 2024)

@@ -40,6 +40,7 @@ from prst_etl.reference.territories import PERIMETER_SOURCE, geo_map, section_f_
 from prst_etl.model.rollup import add_totals, sum_cells
 from prst_etl.sources import all_sources
 from prst_etl.sources.base import TableSpec
+from prst_etl.errors import PrstError
 from prst_etl.warehouse import Warehouse, fault, open_warehouse
 
 AGG_VERSION = "1"
@@ -56,9 +57,53 @@ class AggregateReport:
     computed: list[dict[str, object]] = field(default_factory=list)
     up_to_date: int = 0
     notes: list[str] = field(default_factory=list)
+    conservation: list[dict[str, object]] = field(default_factory=list)
+    """Per part and measure: the sum of the facts and the total at the part's coarsest level
+    (région or France), checked equal before anything is recorded."""
 
     def to_dict(self) -> dict[str, object]:
-        return {"computed": self.computed, "up_to_date": self.up_to_date, "notes": self.notes}
+        return {"computed": self.computed, "up_to_date": self.up_to_date, "notes": self.notes, "conservation": self.conservation}
+
+
+NOT_PARTITIONS = ("spsti",)
+"""Levels whose territories overlap (SPSTI perimeters): they never add up to a coarser total."""
+
+
+def coarsest_level(targets: list[str]) -> str:
+    """The coarsest level a part is aggregated to whose territories do not overlap (région or France)."""
+    partitions = [t for t in targets if t not in NOT_PARTITIONS]
+    return (partitions or targets)[-1]
+
+
+def conservation(facts: pl.LazyFrame, spec: TableSpec, cube_path: Path) -> list[dict[str, object]]:
+    """Every measure of a part, summed over its facts, against the « all » cell of every territory of
+    its coarsest level (all sectors, sexes, ages and source dimensions). A measure with a cell
+    without a number (``s``, ``nd``) has no total either: then the total must have none."""
+    from prst_etl.model.facts import status_col
+
+    measures = spec.measure_ids
+    names = set(facts.collect_schema().names())
+    given = facts.select(
+        [pl.col(m).sum().alias(m) for m in measures]
+        + [pl.col(m).is_null().any().alias(f"_null_{m}") for m in measures]
+    ).collect().row(0, named=True)
+    top = pl.scan_parquet(cube_path).filter(
+        (pl.col("sector_level") == "ensemble")
+        & pl.all_horizontal([pl.col(d) == TOTAL for d in ("sex", "age_band", *spec.extra_dims)])
+    )
+    got = top.select(
+        [pl.col(m).sum().alias(m) for m in measures] + [pl.col(m).is_null().any().alias(f"_null_{m}") for m in measures]
+        + [pl.len().alias("_cells")]
+    ).collect().row(0, named=True)  # fmt: skip
+    out = []
+    for m in measures:
+        a, b = float(given[m] or 0.0), float(got[m] or 0.0)
+        if given[f"_null_{m}"] and status_col(m) in names:
+            ok = bool(got[f"_null_{m}"])  # a hidden part hides the total
+        else:
+            ok = abs(a - b) <= 1e-9 * max(1.0, abs(a)) and not got[f"_null_{m}"]
+        out.append({"measure": m, "facts": a, "total": b, "cells": int(got["_cells"]), "ok": ok})
+    return out
 
 
 # -- geography --------------------------------------------------------------------------
@@ -195,14 +240,6 @@ def fingerprint(level: str, perimeter_ids: list[int]) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:12]
 
 
-def part_level(wh: Warehouse, path: str) -> str:
-    """Geographic level of a fact part (read from the file: one workbook may give sheets at different levels)."""
-    levels = pl.scan_parquet(wh.abs(path)).select(pl.col("geo_level").unique()).collect()["geo_level"].to_list()
-    if len(levels) != 1:
-        raise ValueError(f"{path}: expected one geographic level, found {levels}")
-    return str(levels[0])
-
-
 def plan(wh: Warehouse, years: list[int] | None = None, source_ids: list[str] | None = None) -> list[dict[str, object]]:
     """Aggregated files missing for the current loads (what ``aggregate`` would compute)."""
     sources = all_sources()
@@ -214,17 +251,17 @@ def plan(wh: Warehouse, years: list[int] | None = None, source_ids: list[str] | 
     if source_ids:
         cur = cur.filter(pl.col("source").is_in(source_ids))
     loads = wh.load_coverage().select("load_id", "coverage")
-    cur = cur.join(loads, on="load_id", how="left").with_columns(
-        pl.Series("geo_level", [part_level(wh, p) for p in cur["path"]], dtype=pl.String)
-    )
+    # the level of each part is in the catalogue (one workbook may give sheets at different levels)
+    cur = cur.join(loads, on="load_id", how="left").with_columns(wh.part_levels(cur))
     have = wh.aggregate_keys()
     pids = wh.perimeter_loads()
     todo = []
     for r in cur.iter_rows(named=True):
-        for level in geo_targets(r["geo_level"], list(r["coverage"] or []), bool(pids)):
+        targets = geo_targets(r["geo_level"], list(r["coverage"] or []), bool(pids))
+        for level in targets:
             fp = fingerprint(level, pids)
             if (r["load_id"], r["table_name"], r["year"], level, fp) not in have:
-                todo.append({**r, "target": level, "fingerprint": fp})
+                todo.append({**r, "target": level, "fingerprint": fp, "coarsest": coarsest_level(targets)})
     return todo
 
 
@@ -259,6 +296,20 @@ def aggregate(
         tmp = path.with_suffix(".parquet.tmp")
         # streamed to disk: a commune-level cube can be much larger than the memory it needs
         write_cube(facts, spec, t["geo_level"], t["target"], spsti, tmp)  # type: ignore[arg-type]
+        if t["target"] == t["coarsest"]:
+            # every count of the facts is found again in the coarsest totals, or nothing is recorded
+            checked = conservation(facts, spec, tmp)
+            bad = [c for c in checked if not c["ok"]]
+            report.conservation += [{"source": t["source"], "table_name": t["table_name"], "year": t["year"],
+                                     "level": t["target"], **c} for c in checked]  # fmt: skip
+            if bad:
+                tmp.unlink(missing_ok=True)
+                detail = "; ".join(f"{c['measure']} : faits {c['facts']:.12g}, total {c['total']:.12g}" for c in bad[:5])
+                raise PrstError(
+                    f"Agrégation de {t['source']} {t['table_name']} {t['year']} au niveau « {t['target']} » : les totaux ne "
+                    f"retrouvent pas la somme des faits ({detail}). Rien n'a été enregistré.",
+                    hint="C'est une erreur de prst (un territoire ou un secteur absent des référentiels ?) : signalez-la.",
+                )
         os.replace(tmp, path)
         n_rows = pl.scan_parquet(path).select(pl.len()).collect().item()
         rows.append(

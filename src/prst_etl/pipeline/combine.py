@@ -127,3 +127,37 @@ def total_of(columns: list[str]) -> tuple[pl.Expr, pl.Expr]:
         pl.min_horizontal([pl.when(m).then(pl.col(status_col(c))) for m, c in zip(missing, columns)])
     )
     return value, status
+
+
+def moved_communes_coverage(df: pl.DataFrame, moves: pl.DataFrame | None, table: str) -> pl.DataFrame:
+    """A zone d'emploi whose figures include (or lack) rows of old communes counted with their
+    commune nouvelle in the zone of its chef-lieu says so in ``coverage``."""
+    if moves is None or moves.height == 0:
+        return df
+    m = moves.filter(pl.col("table_name") == table)
+    if m.height == 0:
+        return df
+    olds = pl.col("old_code").sort().str.join(", ")
+    gained = m.group_by("source", "year", "new_zone", "old_zone", "new_code").agg(olds.alias("olds")).select(
+        "source", "year", pl.col("new_zone").alias("geo_code"),
+        (pl.lit("comprend les lignes des anciennes communes ") + pl.col("olds") + " (zone " + pl.col("old_zone")
+         + "), comptées avec la commune nouvelle " + pl.col("new_code") + " dans la zone de son chef-lieu").alias("note"),
+    )  # fmt: skip
+    lost = m.group_by("source", "year", "old_zone", "new_zone", "new_code").agg(olds.alias("olds")).select(
+        "source", "year", pl.col("old_zone").alias("geo_code"),
+        (pl.lit("sans les lignes des anciennes communes ") + pl.col("olds") + ", comptées dans la zone " + pl.col("new_zone")
+         + " avec la commune nouvelle " + pl.col("new_code")).alias("note"),
+    )  # fmt: skip
+    notes = pl.concat([gained, lost]).with_columns(pl.col("year").cast(pl.Int32))
+    j = df.with_row_index("_r").join(notes, on=["year", "geo_code"], how="inner")
+    j = j.filter(pl.col("sources").str.split("+").list.contains(pl.col("source")))
+    per_row = j.group_by("_r").agg(pl.col("note").unique().sort().str.join(" ; ").alias("_note"))
+    return (
+        df.with_row_index("_r")
+        .join(per_row, on="_r", how="left")
+        .with_columns(
+            pl.when(pl.col("_note").is_not_null()).then(pl.col("coverage") + " ; " + pl.col("_note")).otherwise(pl.col("coverage")).alias("coverage")
+        )
+        .drop("_r", "_note")
+    )
+

@@ -33,10 +33,10 @@ from prst_etl.model.facts import BASE_COLUMNS, KEY_COLUMNS, TAIL_COLUMNS, with_s
 from prst_etl.model.indicators import catalogue
 from prst_etl.model.levels import EXPORT_LEVELS, GEO_TARGETS, SECTOR_LEVELS
 from prst_etl.pipeline.aggregate import aggregate, current_aggregates, plan
-from prst_etl.pipeline.combine import combine, coverage, measure_rows, table_measures
+from prst_etl.pipeline.combine import combine, coverage, measure_rows, moved_communes_coverage, table_measures
 from prst_etl.pipeline.rates import rate
 from prst_etl.pipeline.secret import secret_pattern
-from prst_etl.pipeline.write import EXCEL_MAX_ROWS, audit_path, default_path, restricted_name, write_chunks, write_frame
+from prst_etl.pipeline.write import EXCEL_MAX_ROWS, audit_path, check_output, default_path, restricted_name, write_chunks, write_frame
 from prst_etl.reference import geography, sectors
 from prst_etl.sources import all_sources
 from prst_etl.warehouse import Warehouse, open_warehouse
@@ -169,6 +169,7 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
         df = df.filter(pl.col("sector_level").is_in(sector_levels)).collect()
         groups.setdefault((src.series or r["source"], r["table_name"]), []).append((r["source"], df))
     cov = coverage(wh, level, parts) if parts.height else None
+    moves = wh.current_moves() if level == "zone-emploi" else None
     tables = []
     for (series, table), frames in sorted(groups.items()):
         spec = registry[frames[0][0]]().table(table)
@@ -176,6 +177,8 @@ def level_data(wh: Warehouse, level: str, years: list[int] | None = None, sector
         combined = combine(
             [f.with_columns(pl.lit(s).alias("source")) for s, f in frames], dims, spec.measure_ids, cov  # type: ignore[arg-type]
         )
+        if level == "zone-emploi":
+            combined = moved_communes_coverage(combined, moves, table)
         tables.append((combined, spec, dims, series))
     return LevelData(level, tables, extras, geography_labels(wh, level, years), notes)
 
@@ -221,27 +224,42 @@ def geography_labels(wh: Warehouse, level: str, years: list[int] | None) -> pl.D
 def _impossible_levels(wh: Warehouse, level: str, years: list[int] | None) -> list[str]:
     """Explain, per source, why a level has nothing (never derived from a coarser level)."""
     notes = []
-    from prst_etl.pipeline.aggregate import part_level
-
     loads = wh.load_coverage().select("load_id", "coverage")
     cur = wh.current_parts().join(loads, on="load_id")
-    cur = cur.with_columns(pl.Series("geo_level", [part_level(wh, p) for p in cur["path"]], dtype=pl.String))
+    cur = cur.with_columns(wh.part_levels(cur))  # from the catalogue, not from the files
     if years:
         cur = cur.filter(pl.col("year").is_in(years))
     registry = all_sources()
+    # one note per reason, naming every source (and its tables) it applies to: not one per table
+    reasons: dict[tuple[str, str], dict[str, list[str]]] = {}
     for (sid, table, from_level), sub in cur.group_by("source", "table_name", "geo_level"):
         if sid not in registry or registry[sid].reference:
             continue
         reachable = level in GEO_TARGETS.get(from_level, (from_level,))
         if not reachable:
-            notes.append(
-                f"{sid} ({table}) : données au niveau « {from_level} », le niveau « {level} » ne peut pas en être "
-                "déduit (prst ne calcule jamais un niveau plus fin que celui de la source)."
-            )
+            key = ("finer", str(from_level))
         elif level == "france" and any(c != ["FR"] for c in sub["coverage"].to_list()):
-            notes.append(f"{sid} ({table}) : source régionale, pas de total France.")
+            key = ("regional", "")
         elif level == "spsti" and from_level == "commune" and wh.perimeter_rows() is None:
-            notes.append(f"{sid} ({table}) : aucun périmètre de SPSTI chargé (source spsti-perimetres).")
+            key = ("perimeters", "")
+        else:
+            continue
+        reasons.setdefault(key, {}).setdefault(str(sid), []).append(str(table))
+    finer = sorted((fl, by) for (kind, fl), by in reasons.items() if kind == "finer")
+    if finer:
+        parts = " ; ".join(f"{', '.join(sorted(by))} (données au niveau « {fl} »)" for fl, by in finer)
+        notes.append(
+            f"Pas de niveau « {level} » pour {parts} : il ne peut pas en être déduit (prst ne calcule jamais un "
+            "niveau plus fin que celui de la source)."
+        )
+    for (kind, from_level), by_source in reasons.items():
+        who = ", ".join(f"{sid} ({', '.join(sorted(set(t)))})" for sid, t in sorted(by_source.items()))
+        if kind == "finer":
+            continue
+        elif kind == "regional":
+            notes.append(f"{who} : source régionale, pas de total France.")
+        else:
+            notes.append(f"{who} : aucun périmètre de SPSTI chargé (source spsti-perimetres).")
     return sorted(notes)
 
 
@@ -251,6 +269,22 @@ def _empty(extras: list[str]) -> pl.DataFrame:
         "ci_low": pl.Float64, "ci_high": pl.Float64, "coverage": pl.String, "sources": pl.String,
     }  # fmt: skip
     return pl.DataFrame(schema=schema)
+
+
+def _check_years(warehouse, years: list[int], as_of: str | None) -> None:  # type: ignore[no-untyped-def]
+    """An export of years the warehouse has no data for is refused, naming the years it has."""
+    registry = all_sources()
+    with open_warehouse(warehouse, as_of=as_of) as wh:
+        cur = wh.current_parts()
+    data = cur.filter(pl.col("source").is_in([s for s, c in registry.items() if not c.reference]))
+    have = sorted(set(data["year"].to_list()))
+    missing = [y for y in years if y not in have]
+    if missing:
+        raise UsageError(
+            f"Aucune donnée pour l'année {', '.join(map(str, missing))} dans l'entrepôt"
+            + (f" (état « {as_of} »)" if as_of else "") + " : rien n'a été écrit.",
+            hint=("Années disponibles : " + ", ".join(map(str, have))) if have else "L'entrepôt ne contient encore aucune donnée.",
+        )
 
 
 def _refresh(warehouse, years, as_of, progress) -> int:  # type: ignore[no-untyped-def]
@@ -335,6 +369,10 @@ def export(
                 "ses cases servent aux équations du secret mais sont trop petites pour être diffusées.",
                 hint="Pour un usage interne : --no-secret (fichier « diffusion-restreinte »).",
             )
+    if output is not None:
+        check_output(Path(output))
+    if years:
+        _check_years(warehouse, years, as_of)
     refreshed = _refresh(warehouse, years, as_of, progress)
     if keep_pattern:
         refreshed += _refresh(warehouse, None, keep_pattern, progress)

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from prst_etl import __version__
+from prst_etl.errors import PrstError
 from prst_etl.report import Report
 from prst_etl.sources import get_source
 from prst_etl.warehouse import _now, _user, fault, open_warehouse
@@ -64,6 +65,55 @@ def _plan(wh, source_id: str, ext) -> list[dict[str, object]]:  # type: ignore[n
     return plan_changes(wh, source_id, ext, mine) if mine.height else []
 
 
+def check_extraction(source, ext) -> None:  # type: ignore[no-untyped-def]
+    """The framework's checks of what any plugin returns, whatever its own ``extract`` did:
+
+    * every table is one the source declares, and passes the canonical fact contract
+      (:func:`prst_etl.model.facts.fact_schema`, pandera on the collected frame);
+    * the measure ledger balances: for every stored measure, stored = read − set aside.
+
+    Failures are ``invalid-fact`` / ``accounting-mismatch`` findings (errors: nothing is written)."""
+    import pandera.polars as pa
+
+    from prst_etl.errors import Issue
+    from prst_etl.model.facts import fact_schema
+    from prst_etl.sources.base import Extraction
+
+    if not isinstance(ext, Extraction):
+        raise TypeError(f"{type(source).__name__}.extract must return an Extraction, not {type(ext).__name__}")
+
+    def found(code: str, message: str) -> None:
+        ext.issues.append(Issue(code=code, message=message, file=ext.file_name, source_id=source.id))
+
+    if not ext.ok:
+        return
+    specs = {t.name: t for t in source.tables}
+    for name, df in ext.tables.items():
+        if name not in specs:
+            found("invalid-fact", f"Table « {name} » non déclarée par la source {source.id} (tables : {', '.join(specs)}).")
+            continue
+        try:
+            fact_schema(specs[name], df.columns).validate(df, lazy=True)
+        except pa.errors.SchemaErrors as exc:
+            for row in exc.failure_cases.head(20).iter_rows(named=True):
+                found("invalid-fact", f"Table {name}, colonne {row['column']}, règle {row['check']} : {row['failure_case']}")
+    if not ext.ok:
+        return
+    for f in ext.ledger.settle(ext.tables, {n: t for n, t in specs.items() if n in ext.tables}):
+        aside = sum(f.set_aside.values())
+        found(
+            "accounting-mismatch",
+            f"Table {f.table}, mesure {f.measure} : le fichier donne {_num(f.read)}, dont {_num(aside)} mis de côté "
+            f"({'; '.join(f.set_aside) or 'rien'}), mais {_num(f.stored)} sont stockés (écart {_num((f.stored or 0) - f.expected)}).",
+        )
+
+
+def _num(x: float | None) -> str:
+    if x is None:
+        return "?"
+    return f"{x:,.6g}".replace(",", "\u202f") if abs(x) < 1e6 else f"{x:,.0f}".replace(",", "\u202f")
+
+
 def sha256_of(path: Path) -> str:
     h = hashlib.sha256()
     with path.open("rb") as fh:
@@ -94,11 +144,16 @@ def ingest(
     # Read and validate (nothing is written before the file is known to be clean)
     step("lecture et validation du fichier")
     ext = source.extract(path, year=year, sheet=sheet, mapping_version=mapping_version)
+    if getattr(ext, "file_name", None) == "":
+        ext.file_name = path.name
+    check_extraction(source, ext)  # whatever the plugin's own extract did
     report.add(ext.issues)
     report.sort()
     report.stats = ext.stats
     report.sheet, report.header_row, report.years = ext.sheet, ext.header_row, ext.years
     report.tables = {name: df.height for name, df in ext.tables.items()}
+    report.accounting = ext.ledger.to_list() if report.valid else []
+    report.moves = list(ext.moves)
     if not report.valid:
         report.outcome = "rejected"
         return report
@@ -136,11 +191,20 @@ def ingest(
         # Write the data files, then record the load in one transaction
         step("écriture des fichiers Parquet")
         load_id = wh.next_id("loads", "load_id")
-        parts = []
-        for table, df in ext.tables.items():
-            for (yr,), part in df.partition_by("year", as_dict=True, maintain_order=True).items():
-                rel, n = wh.write_part(source_id, table, int(yr), load_id, part)
-                parts.append({"source": source_id, "table_name": table, "year": int(yr), "path": rel, "n_rows": n})
+        parts: list[dict[str, object]] = []
+        try:
+            for table, df in ext.tables.items():
+                for (yr,), part in df.partition_by("year", as_dict=True, maintain_order=True).items():
+                    levels = part["geo_level"].unique().to_list()
+                    if len(levels) != 1:
+                        raise PrstError(f"Table {table} {yr} : un seul niveau géographique attendu par table et par année, trouvé {levels}.")
+                    rel, n = wh.write_part(source_id, table, int(yr), load_id, part)
+                    parts.append({"source": source_id, "table_name": table, "year": int(yr), "path": rel, "n_rows": n, "geo_level": levels[0]})
+        except Exception:
+            # a full disk, a permission…: the parts already written are removed (never referenced anyway)
+            for p in parts:
+                wh.abs(str(p["path"])).unlink(missing_ok=True)
+            raise
         fault("after-data-write")
         step("enregistrement du chargement")
         st = ext.stats
@@ -169,6 +233,9 @@ def ingest(
                 "note": note,
             },
             parts,
+            findings=[i.to_dict() for i in report.issues],
+            ledger=report.accounting,
+            moves=report.moves,
         )
         report.load_id = load_id
         report.supersedes = replaced

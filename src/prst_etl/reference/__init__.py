@@ -18,6 +18,7 @@ __all__ = [
     "COG_VINTAGES",
     "commune_passage",
     "commune_ze",
+    "commune_ze_geo2022",
     "communes",
     "ctn",
     "departements",
@@ -74,6 +75,12 @@ def zones_emploi() -> pl.DataFrame:
 def commune_ze() -> pl.DataFrame:
     """One zone per COG 2025 commune-actuelle: ``code, ze2020, ze_code, origine``."""
     return _read("commune_ze2020.csv")
+
+
+def commune_ze_geo2022() -> pl.DataFrame:
+    """The Insee composition in 2022 geography: ``code_geo2022, ze2020, ze_code`` (the zone an old
+    commune code belonged to before its commune merged into another)."""
+    return _read("commune_ze2020_geo2022.csv")
 
 
 def commune_passage() -> pl.DataFrame:

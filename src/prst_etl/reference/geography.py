@@ -101,6 +101,23 @@ def normalise_communes(codes: pl.Series) -> pl.DataFrame:
     )
 
 
+def zone_moves(old: pl.Series, new: pl.Series) -> pl.DataFrame:
+    """Old commune codes whose rows, once mapped to their COG 2025 commune, fall in another
+    zone d'emploi than the old commune's.
+
+    ``old`` (cleaned codes as the file gives them) and ``new`` (their COG 2025 code) are
+    aligned. A commune nouvelle belongs to the zone of its chef-lieu (Insee's rule, see
+    ``reference/PROVENANCE.md``): rows given under the code of a former commune of another
+    zone move to that zone. Returns the distinct ``old_code, new_code, old_zone, new_zone``
+    of those that move (old zone from Insee's composition in 2022 geography)."""
+    old22 = reference.commune_ze_geo2022().select(pl.col("code_geo2022").alias("old_code"), pl.col("ze_code").alias("old_zone"))
+    now = reference.commune_ze().select(pl.col("code").alias("new_code"), pl.col("ze_code").alias("new_zone"))
+    pairs = pl.DataFrame({"old_code": old.cast(pl.String), "new_code": new.cast(pl.String)}).unique().drop_nulls()
+    pairs = pairs.filter(pl.col("old_code") != pl.col("new_code"))
+    out = pairs.join(old22, on="old_code", how="inner").join(now, on="new_code", how="inner")
+    return out.filter(pl.col("old_zone") != pl.col("new_zone")).sort("old_code")
+
+
 def _level_codes(level: GeoLevel) -> pl.DataFrame:
     """Codes of one level with their code at every coarser level it nests in."""
     match level:

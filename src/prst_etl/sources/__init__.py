@@ -1,24 +1,50 @@
 """Source plugins: one per provider file format.
 
-Adding a source (the recipe):
+Adding a source (the recipe — what the test suite checks, nothing more):
 
-1. a module here (or in your own package) with a :class:`~prst_etl.sources.base.Source`
+1. **one module** here (or in your own package) with a :class:`~prst_etl.sources.base.Source`
    subclass — usually a :class:`~prst_etl.sources.tabular.TabularSource` — decorated
-   with :func:`register_source`; what the source *is* (id, provider, geography,
-   tables and measures) is declared as class attributes; a built-in module is
-   imported in :func:`_load_builtins`;
-2. a mapping file ``sources/<id>/<version>.toml`` (headers accepted for each column);
+   with :func:`register_source`; what the source *is* (``id``, ``provider``, ``title``,
+   ``description``, ``geo_levels``, ``tables`` and their measures) is declared as class
+   attributes; a built-in module is imported in :func:`_load_builtins`;
+2. **one mapping file** ``sources/<id>/<version>.toml`` (headers accepted for each column);
    a provider that renames a column next year gets a new version that ``extends``
    the previous one, not new code. An outside package keeps its mappings in its
    own folder and names it in the class attribute ``mappings_root``;
-3. under ``tests/fixtures/sources/<id>/``: a valid sample ``exemple.<ext>``, a broken
-   copy ``exemple-errone.<ext>``, ``PROVENANCE.md`` and ``conformance.toml``
-   (``sample``, ``broken``, ``expected_codes``, optional ``args``), which enrols the
-   source in ``tests/test_sources_conformance.py``; and ``tests/test_<source>.py``;
-4. a row in the README « Sources » table, a line in CHANGELOG.md, the contract
-   snapshots (``python -m prst_etl.contracts --write``).
+3. **one fixture folder** ``tests/fixtures/sources/<id>/``: a valid sample, a broken copy,
+   ``PROVENANCE.md`` (where the files come from) and
+4. **one conformance entry**, its ``conformance.toml`` (``sample``, ``broken``,
+   ``expected_codes``, optional ``args``), which enrols the source in
+   ``tests/test_sources_conformance.py``: the sample extracts to the declared tables, passes the
+   fact contract, balances its ledger and is conserved up to the coarsest aggregate; the broken
+   copy is refused with the expected findings; the empty template is read back;
+5. then a row in the README « Sources » table (checked), the contract snapshots
+   (``python -m prst_etl.contracts --write``, checked) and a line in CHANGELOG.md.
 
 ``prst sources template ID`` then writes an empty workbook a provider can fill.
+
+**The hooks a plugin overrides** (all public, with their defaults):
+
+* :class:`~prst_etl.sources.base.Source` — ``extract(path, *, year, sheet, mapping_version) ->
+  Extraction`` for a file that is not one table described by a mapping (see
+  :class:`~prst_etl.sources.builtin.insee.InseeEstimations`); ``template_mapping(mapping, year)``.
+* :class:`~prst_etl.sources.tabular.TabularSource` — ``normalise(raw, ctx, out)`` (required: the raw
+  rows, validated, into fact tables); ``key_columns(ctx)`` (cleaned keys ``_k_*``, unique per cell);
+  ``raw_checks(ctx)`` (vectorised rules, :class:`~prst_etl.sources.tabular.RawCheck`);
+  ``skip_rows(raw, ctx, out)`` (rows left out before validation, counted with their reason);
+  ``layout_for_sheet(mapping, sheet)``; ``check_column_set(mapping, found, row, issue)``;
+  ``read_amounts(ctx)`` (what a raw row gives to each stored measure, for the ledger: by default one
+  count column per measure); ``derived_measures()`` (measures computed from others, said in the ledger).
+* Helpers a ``normalise`` uses: ``ctx.set_aside(out, rows, reason)`` (rows read, checked, not stored:
+  the file's own totals), :func:`~prst_etl.sources.tabular.merge_cells` (rows that fall on one cell
+  once old commune codes are mapped are added up, never one kept),
+  :func:`~prst_etl.sources.tabular.record_zone_moves` (old communes counted in another zone
+  d'emploi), ``out.ledger.set_aside(table, measure, reason, amount)``.
+
+Whatever a plugin's ``extract`` does, :func:`prst_etl.pipeline.ingest.ingest` then checks every table
+against the canonical fact contract (:func:`prst_etl.model.facts.fact_schema`) and settles the ledger:
+for every stored measure, stored = read − set aside, or the file is refused (``accounting-mismatch``).
+The severity of each finding code is data (``schemas/findings.toml``, per source if need be).
 
 Built-in sources register through the same decorator as outside ones. An outside
 package declares an entry point in the group ``prst_etl.sources`` pointing to its

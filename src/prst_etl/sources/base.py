@@ -2,7 +2,11 @@
 
 A plugin reads one provider file and returns an :class:`Extraction`: one or more
 *fact tables* in the canonical shape (see :mod:`prst_etl.model.facts`), the reference
-years found, the territory covered, and the row accounting. It never writes.
+years found, the territory covered, the row accounting (:class:`~prst_etl.errors.Stats`)
+and the measure accounting (:class:`Ledger`: per measure, what the file gives, what was
+set aside and why). It never writes. :func:`prst_etl.pipeline.ingest.ingest` then checks
+every table against the canonical fact schema and settles the ledger (stored = read −
+set aside, exactly), whatever the plugin's own ``extract`` did.
 """
 
 from __future__ import annotations
@@ -24,6 +28,97 @@ from prst_etl.sources.mapping import Mapping, mappings_for
 
 
 
+TOLERANCE = 1e-9
+"""Relative tolerance of the ledger (sums of decimal counts, e.g. weighted census counts,
+depend on the order of additions); whole counts settle exactly."""
+
+
+@dataclass
+class Flow:
+    """Where the amounts of one stored measure went."""
+
+    table: str
+    measure: str
+    read: float = 0.0
+    """Sum of what the file gives for this measure (cells without a number count 0)."""
+    set_aside: dict[str, float] = field(default_factory=dict)
+    """Amounts read but not stored, by reason (French): file totals checked and not stored,
+    rows outside the territory, denominators repeated on several rows and counted once…"""
+    stored: float | None = None
+    """Sum of the measure in the fact table (filled by :meth:`Ledger.settle`)."""
+    derived: str = ""
+    """For a measure computed from others (e.g. the AT of no risk family), how (French)."""
+
+    @property
+    def expected(self) -> float:
+        return self.read - sum(self.set_aside.values())
+
+    @property
+    def balanced(self) -> bool:
+        if self.stored is None:
+            return False
+        scale = max(1.0, abs(self.read), abs(self.stored))
+        return abs(self.stored - self.expected) <= TOLERANCE * scale
+
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "table": self.table,
+            "measure": self.measure,
+            "read": self.read,
+            "set_aside": dict(self.set_aside),
+            "stored": self.stored,
+            "derived": self.derived,
+            "balanced": self.balanced,
+        }
+
+
+@dataclass
+class Ledger:
+    """The measure accounting of one file: for every stored measure, stored = read − set aside.
+
+    A plugin records what it reads (:meth:`read`) and what it leaves out (:meth:`set_aside`);
+    the framework computes what is stored from the fact tables and checks the balance
+    (:meth:`settle`). :class:`~prst_etl.sources.tabular.TabularSource` fills it by itself
+    from the mapping's count columns; a plugin only adds what it does differently.
+    """
+
+    flows: dict[tuple[str, str], Flow] = field(default_factory=dict)
+
+    def flow(self, table: str, measure: str) -> Flow:
+        key = (table, measure)
+        if key not in self.flows:
+            self.flows[key] = Flow(table, measure)
+        return self.flows[key]
+
+    def read(self, table: str, measure: str, amount: float, *, derived: str = "") -> None:
+        f = self.flow(table, measure)
+        f.read += float(amount or 0.0)
+        if derived:
+            f.derived = derived
+
+    def set_aside(self, table: str, measure: str, reason: str, amount: float) -> None:
+        if not amount:
+            return
+        f = self.flow(table, measure)
+        f.set_aside[reason] = f.set_aside.get(reason, 0.0) + float(amount)
+
+    def settle(self, tables: dict[str, pl.DataFrame], specs: dict[str, TableSpec]) -> list[Flow]:
+        """Fill ``stored`` from the fact tables; return the flows that do not balance (a stored
+        measure the plugin did not account for is one of them, with ``read`` 0)."""
+        for name, df in tables.items():
+            spec = specs[name]
+            sums = df.select([pl.col(m).sum() for m in spec.measure_ids]).row(0) if df.height else [0.0] * len(spec.measure_ids)
+            for m, v in zip(spec.measure_ids, sums):
+                self.flow(name, m).stored = float(v or 0.0)
+        for (table, _), f in self.flows.items():
+            if f.stored is None and table not in tables:
+                f.stored = 0.0
+        return [f for f in self.flows.values() if not f.balanced]
+
+    def to_list(self) -> list[dict[str, object]]:
+        return [f.to_dict() for f in self.flows.values()]
+
+
 @dataclass
 class Extraction:
     source_id: str
@@ -37,6 +132,13 @@ class Extraction:
     header_row: int | None = None
     stats: Stats = field(default_factory=Stats)
     issues: list[Issue] = field(default_factory=list)
+    ledger: Ledger = field(default_factory=Ledger)
+    """Per stored measure: read from the file, set aside (and why), stored (see :class:`Ledger`)."""
+    file_name: str = ""
+    """Name of the file read (findings of the framework's own checks carry it)."""
+    moves: list[dict[str, object]] = field(default_factory=list)
+    """Rows given under an old commune code whose current commune lies in another zone d'emploi:
+    ``old_code, new_code, old_zone, new_zone, rows`` and the main counts moved."""
 
     @property
     def ok(self) -> bool:

@@ -8,8 +8,9 @@ that put a row in it; the first family whose rule a row meets wins (the order is
 the documented priority), and a row meeting none gets the crosswalk's default.
 
 Tableau codes are normalised the way the Assurance Maladie writes them: three
-digits and a letter, ``A`` for the tableau itself, ``B`` for « bis », ``C`` for
-« ter » (``057A``, ``030B`` = 30 bis); ``HT`` is « hors tableau » (alinéa 7). The
+digits and a letter, ``A`` for the tableau itself, ``B`` for « bis », ``T`` for
+« ter » (``057A``, ``030B`` = 30 bis, ``015T`` = 15 ter, as in the national MP
+workbook; ``C`` is read as ter too); ``HT`` is « hors tableau » (alinéa 7). The
 agricultural regime (MSA) numbers its tableaux differently (RA 39 ≈ RG 57): its
 codes are written the same way but kept in their own dimension.
 """
@@ -34,20 +35,21 @@ MAX_TABLEAU = 120
 FLAG_VALUES = {"oui": True, "o": True, "x": True, "1": True, "non": False, "n": False, "0": False}
 """Accepted spellings of a « Top » flag (compared without case or accents); an empty cell is « non »."""
 
-_SUFFIX = {"": "A", "A": "A", "BIS": "B", "B": "B", "TER": "C", "C": "C", "QUATER": "D", "D": "D"}
+_SUFFIX = {"": "A", "A": "A", "BIS": "B", "B": "B", "TER": "T", "T": "T", "C": "T", "QUATER": "D", "D": "D"}
+"""Suffix of a tableau number → letter of the code (Assurance Maladie: B bis, T ter)."""
 
 
 def tableau_code_expr(expr: pl.Expr) -> pl.Expr:
     """Normalise a tableau code (null when not understood).
 
-    ``057A``, ``57A``, ``57``, ``57 A``, ``30 bis``, ``RG 30 bis``, ``Tableau n° 42``,
-    ``RA 39`` → ``057A``, ``057A``, ``057A``, ``057A``, ``030B``, ``030B``, ``042A``, ``039A``;
+    ``057A``, ``57A``, ``57``, ``57 A``, ``30 bis``, ``RG 30 bis``, ``015T``, ``15 ter``, ``Tableau n° 42``,
+    ``RA 39`` → ``057A``, ``057A``, ``057A``, ``057A``, ``030B``, ``030B``, ``015T``, ``015T``, ``042A``, ``039A``;
     « Hors tableau », ``HT``, « Alinéa 7 » → ``HT``.
     """
     s = norm_header_expr(expr.cast(pl.String)).str.replace(r"\.0$", "")
     s = s.str.replace(r"^(?:tableau|tab\.?)\s*", "").str.replace(r"^(?:rg|ra)\s*", "")
     s = s.str.replace(r"^(?:n°|no|n)\s*", "").str.replace(r"^0*", "")
-    parts = s.str.extract_groups(r"^(?P<num>\d{1,3})\s*(?P<suf>[a-d]|bis|ter|quater)?$")
+    parts = s.str.extract_groups(r"^(?P<num>\d{1,3})\s*(?P<suf>[a-dt]|bis|ter|quater)?$")
     num = parts.struct.field("num").cast(pl.Int32, strict=False)
     suffix = parts.struct.field("suf").fill_null("").str.to_uppercase().replace_strict(_SUFFIX, default=None)
     code = num.cast(pl.String).str.zfill(3) + suffix
@@ -64,6 +66,26 @@ def tableau_code_expr(expr: pl.Expr) -> pl.Expr:
 def tableau_number_expr(code: pl.Expr) -> pl.Expr:
     """Number of a normalised tableau code (``057A`` → 57; null for ``HT``)."""
     return code.str.slice(0, 3).cast(pl.Int32, strict=False)
+
+
+NOT_APPLICABLE = "_Z"
+"""Code of a dimension that does not apply to a row (SDMX ``_Z``), e.g. the kind of psychic
+disorder of a disease that is not one."""
+
+
+def kind_expr(expr: pl.Expr, kinds: dict[str, str]) -> pl.Expr:
+    """A cell naming a kind (e.g. « dépression » in « Top MP psy alinéa 7 ») → its code:
+    ``kinds`` maps accepted spellings (compared without case or accents) to codes; an empty
+    cell is :data:`NOT_APPLICABLE`; anything else is null (reported)."""
+    table = {norm: code for text, code in kinds.items() if (norm := _norm_text(text))}
+    s = norm_header_expr(expr.cast(pl.String))
+    return pl.when(expr.is_null() | (s == "")).then(pl.lit(NOT_APPLICABLE)).otherwise(
+        s.replace_strict(table, default=None, return_dtype=pl.String)
+    )
+
+
+def _norm_text(text: str) -> str:
+    return pl.select(norm_header_expr(pl.lit(text, dtype=pl.String))).item() or ""
 
 
 def flag_expr(expr: pl.Expr) -> pl.Expr:

@@ -87,7 +87,17 @@ class Mapping:
 
     @property
     def id(self) -> str:
-        return f"{self.source}/{self.layout}-{self.version}" if self.layout else f"{self.source}/{self.version}"
+        return f"{self.source}/{self.name}"
+
+    @property
+    def name(self) -> str:
+        """The name ``--mapping`` accepts: ``<layout>-<version>`` for a sheet of a multi-sheet workbook
+        (``mp-2024``, ``trajet-2024``), else the version (``2024``)."""
+        return f"{self.layout}-{self.version}" if self.layout else self.version
+
+    def chosen_by(self, name: str | None) -> bool:
+        """Whether ``--mapping NAME`` selects this mapping: its name, or its version (every sheet of it)."""
+        return name is None or name in (self.name, self.version)
 
     def column(self, name: str) -> ColumnSpec:
         for c in self.columns:
@@ -226,7 +236,10 @@ def get_mapping(source_id: str, version: str | None = None, root: Path | None = 
         raise PrstError(f"Aucun mapping pour la source « {source_id} » dans {root or data_dir('sources')}.")
     if version is None:
         return found[-1]
+    for m in reversed(found):
+        if m.name == version:
+            return m
     for m in found:
         if m.version == version:
             return m
-    raise UnknownName("version de mapping", version, [m.version for m in found])
+    raise UnknownName("version de mapping", version, [m.name for m in found])

@@ -11,13 +11,14 @@ of a sheet against the headers a mapping expects.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
-from prst_etl.errors import Issue
+from prst_etl.errors import Issue, severity_of
 from prst_etl.model.text import norm_header, norm_header_expr  # noqa: F401 (re-exported)
 
 ROW = "_row"
@@ -84,13 +85,43 @@ class Workbook:
             self._heads[name] = Sheet(name=name, frame=rows, complete=False)
         return self._heads[name]
 
-    def body(self, name: str, first_row: int, columns: list[str]) -> pl.DataFrame:
-        """Rows from ``first_row`` (1-based) on, with the given ``c<i>`` columns only."""
+    def body(self, name: str, first_row: int, columns: list[str], numeric: list[str] | None = None) -> pl.DataFrame:
+        """Rows from ``first_row`` (1-based) on, with the given ``c<i>`` columns only.
+
+        ``numeric``: count columns, read as numbers (Float64) where every cell is a number, as
+        text where a column holds anything else (a sign, ``1 234``…): most count columns of a
+        workbook are clean, and typed reading spares converting every number to text and back.
+        """
         if self.kind == "csv" or name in self._loaded:
             frame = self.sheet(name).frame
             return frame.filter(pl.col(ROW) >= first_row).select([ROW, *[c for c in columns if c in frame.columns]])
         wanted = {int(c[1:]) for c in columns}
-        return self._load(name, skip_rows=first_row - 1, use=wanted).frame
+        typed = {int(c[1:]) for c in numeric or [] if c in columns}
+        return self._load(name, skip_rows=first_row - 1, use=wanted, numeric=typed).frame
+
+    def body_while(self, work: Callable[[], object], *args: Any, **kwargs: Any) -> pl.DataFrame:
+        """:meth:`body` read in a thread while ``work()`` runs in this one. calamine parses the sheet
+        without holding Python's lock: the imports and set-up ``work`` does (pandera, DuckDB…) cost
+        no time. An error of either is raised here."""
+        import threading
+
+        got: dict[str, Any] = {}
+
+        def read() -> None:
+            try:
+                got["frame"] = self.body(*args, **kwargs)
+            except BaseException as exc:  # re-raised in the caller's thread
+                got["error"] = exc
+
+        t = threading.Thread(target=read, name="prst-read", daemon=True)
+        t.start()
+        try:
+            work()
+        finally:
+            t.join()
+        if "error" in got:
+            raise got["error"]
+        return got["frame"]
 
     def sheet(self, name: str) -> Sheet:
         """A whole sheet read as text (read once: calamine parses the whole sheet whatever is asked)."""
@@ -107,27 +138,59 @@ class Workbook:
         self._heads.clear()
         self._csv = None
 
-    def _load(self, name: str, skip_rows: int = 0, use: set[int] | None = None) -> Sheet:
-        idx = self.sheet_names.index(name)
+    def _read(self, idx: int, skip_rows: int, use: set[int] | None, numeric: set[int]) -> tuple[pl.DataFrame, list]:  # type: ignore[type-arg]
+        """One calamine read: the frame (columns ``c<i>``) and the cells that did not convert."""
         options: dict[str, object] = {}
         if use is not None:
             options["use_columns"] = lambda col: col.absolute_index in use
+        dtypes: object = {i: ("float" if i in numeric else "string") for i in use} if use is not None and numeric else "string"
         try:
             sheet = self._reader.load_sheet(  # type: ignore[attr-defined]
-                idx, header_row=None, skip_rows=skip_rows, dtypes="string", schema_sample_rows=1, **options
+                idx, header_row=None, skip_rows=skip_rows, dtypes=dtypes, schema_sample_rows=1, **options
             )
         except Exception as exc:
             if "no column" in str(exc).lower() or "not found" in str(exc).lower():
-                sheet = None  # no cell in the selected columns below the header
-            else:
-                raise
-        if sheet is None:
-            return Sheet(name=name, frame=pl.DataFrame(schema={ROW: pl.Int32, **{f"c{i}": pl.String for i in sorted(use or ())}}))
+                return pl.DataFrame(schema={ROW: pl.Int32, **{f"c{i}": pl.String for i in sorted(use or ())}}), []
+            raise
         cols = sheet.available_columns()
-        df = sheet.to_polars()
-        df = df.rename({c: f"c{info.absolute_index}" for c, info in zip(df.columns, cols)})
+        batch, errors = sheet.to_arrow_with_errors()
+        df = pl.from_arrow(batch)
+        assert isinstance(df, pl.DataFrame)
+        names = [c.name for c in sheet.selected_columns] if use is not None else [c.name for c in cols]
+        index = {c.name: c.absolute_index for c in cols}
+        df = df.rename({c: f"c{index[n]}" for c, n in zip(df.columns, names)})
         df = df.with_row_index(ROW, offset=skip_rows + 1).with_columns(pl.col(ROW).cast(pl.Int32))
+        return df, (errors.errors if errors is not None else [])
+
+    def _load(self, name: str, skip_rows: int = 0, use: set[int] | None = None, numeric: set[int] | None = None) -> Sheet:
+        idx = self.sheet_names.index(name)
+        numeric = set(numeric or ())
+        df, errors = self._read(idx, skip_rows, use, numeric)
+        # A count column holding anything but numbers (signs, text numbers, Excel errors) is read again as text
+        odd = {e.position[1] for e in errors if e.position[1] in numeric}
+        if odd:
+            text, errors2 = self._read(idx, skip_rows, odd, set())
+            df = df.with_columns(text.select([f"c{i}" for i in sorted(odd) if f"c{i}" in text.columns]))
+            errors = [e for e in errors if e.position[1] not in odd] + list(errors2)
+        # Cells showing an Excel error (#DIV/0!, #N/A…) come as empty cells: they get the error's text,
+        # so that the rules report them instead of reading an empty cell (0 where empty means zero)
+        marks: dict[int, list[tuple[int, str]]] = {}
+        for e in errors:
+            m = _ERROR_DETAIL.search(str(e.detail))
+            if m:
+                marks.setdefault(e.position[1], []).append((e.position[0] + 1, FORMULA_ERRORS.get(m.group(1), f"#{m.group(1)}")))
+        for col, cells in marks.items():
+            name_c = f"c{col}"
+            if name_c not in df.columns:
+                continue
+            fix = pl.DataFrame({ROW: [r for r, _ in cells], "_err": [t for _, t in cells]}, schema={ROW: pl.Int32, "_err": pl.String})
+            df = df.join(fix, on=ROW, how="left", maintain_order="left").with_columns(
+                pl.coalesce(pl.col("_err"), pl.col(name_c).cast(pl.String)).alias(name_c)
+            ).drop("_err")
         return Sheet(name=name, frame=df)
+
+
+_ERROR_DETAIL = re.compile(r"Error\((\w+)\)")
 
 
 def peek_xlsx(path: Path, sheet_name: str, n_rows: int) -> pl.DataFrame | None:
@@ -240,21 +303,89 @@ def excel_letter(index: int) -> str:
     return s
 
 
+MAX_SHEET_BYTES = 512 * 2**20
+"""Largest worksheet (or shared-strings part) of a workbook, once decompressed: beyond it a file
+is refused at once, instead of minutes and gigabytes of parsing (a provider's table is far smaller)."""
+MAX_CSV_BYTES = 1024 * 2**20
+"""Largest CSV file read."""
+FORMULA_ERRORS = {
+    "Div0": "#DIV/0!", "NA": "#N/A", "Value": "#VALEUR!", "Ref": "#REF!", "Name": "#NOM?", "Null": "#NUL!",
+    "Num": "#NOMBRE!", "GettingData": "#GETTING_DATA",
+}  # fmt: skip
+"""Excel cell errors (as calamine names them) → the text a French Excel shows."""
+FORMULA_ERROR_PATTERN = r"^#(?:DIV/0!|N/A|NA|VALEUR!|VALUE!|REF!|NOM\?|NAME\?|NUL!|NULL!|NOMBRE!|NUM!|GETTING_DATA|CALC!|SPILL!|PROPAGATION!)$"
+"""A cell showing an Excel error (French or English), also when a CSV export wrote it as text."""
+
+
 def open_table_file(path: Path, issue: "IssueFactory") -> Workbook | None:
     """Open a workbook or a CSV file; on failure add an issue and return None."""
     if not path.exists():
         issue("file-not-found", f"Le fichier « {path} » n'existe pas.")
         return None
-    size = path.stat().st_size
+    if path.is_dir():
+        issue("not-a-file", f"« {path} » est un dossier, pas un fichier : indiquez le fichier à charger.")
+        return None
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(4096)
+    except PermissionError:
+        issue("unreadable-file", f"Le fichier « {path.name} » ne peut pas être lu : droits d'accès insuffisants.")
+        return None
+    except OSError as exc:
+        issue("unreadable-file", f"Le fichier « {path.name} » ne peut pas être lu ({os_reason(exc)}).")
+        return None
     if size == 0:
         issue("empty-file", "Le fichier est vide (0 octet).")
         return None
-    with path.open("rb") as fh:
-        head = fh.read(4096)
     suffix = path.suffix.lower()
+    if head.startswith(_OLE_MAGIC) and _is_encrypted_ooxml(path):
+        issue(
+            "encrypted-file",
+            f"Le classeur « {path.name} » est protégé par un mot de passe : prst ne peut pas le lire.",
+        )
+        return None
     if head.startswith(_ZIP_MAGIC) or head.startswith(_OLE_MAGIC) or suffix in EXCEL_SUFFIXES:
         return _open_excel(path, head, issue)
+    if size > MAX_CSV_BYTES:
+        issue("file-too-large", f"Le fichier « {path.name} » fait {_mib(size)} : la limite est {_mib(MAX_CSV_BYTES)}.")
+        return None
     return _open_csv(path, head, issue)
+
+
+def os_reason(exc: OSError) -> str:
+    """An operating-system error in French (disk full, permissions, read-only…)."""
+    import errno
+
+    reasons = {
+        errno.ENOSPC: "disque plein",
+        errno.EDQUOT: "quota disque dépassé",
+        errno.EACCES: "droits d'accès insuffisants",
+        errno.EPERM: "opération non permise",
+        errno.EROFS: "système de fichiers en lecture seule",
+        errno.ENOTDIR: "un élément du chemin est un fichier, pas un dossier",
+        errno.EISDIR: "c'est un dossier",
+        errno.ENOENT: "fichier ou dossier introuvable",
+        errno.EIO: "erreur d'entrée-sortie du disque",
+        errno.ENAMETOOLONG: "nom trop long",
+    }
+    return reasons.get(exc.errno or 0, exc.strerror or type(exc).__name__)
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} Mo".replace(",", "\u202f")
+
+
+def _is_encrypted_ooxml(path: Path) -> bool:
+    """An Office file saved with a password: an OLE container holding the « EncryptedPackage » stream
+    (its directory entry names it in UTF-16), whatever its extension says."""
+    marker = "EncryptedPackage".encode("utf-16-le")
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            if marker in chunk:
+                return True
+            fh.seek(-len(marker), 1) if len(chunk) == 1 << 20 else None
+    return False
 
 
 def _open_excel(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | None:
@@ -266,10 +397,16 @@ def _open_excel(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | No
             f"« {path.name} » porte l'extension {path.suffix} mais n'est pas un classeur Excel.",
         )
         return None
+    if head.startswith(_ZIP_MAGIC) and not _sizes_ok(path, issue):
+        return None
     try:
         reader = fastexcel.read_excel(path)
         names = list(reader.sheet_names)
     except Exception as exc:  # calamine reports truncated zips and bad XML alike
+        text = str(exc).lower()
+        if "password" in text or "encrypt" in text:
+            issue("encrypted-file", f"Le classeur « {path.name} » est protégé par un mot de passe : prst ne peut pas le lire.")
+            return None
         issue(
             "corrupt-file",
             f"Le classeur « {path.name} » ne peut pas être lu ({_short(exc)}).",
@@ -278,20 +415,74 @@ def _open_excel(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | No
     return Workbook(path=path, kind="excel", sheet_names=names, _reader=reader)
 
 
-def _open_csv(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | None:
-    raw = path.read_bytes()
-    if b"\x00" in head:
-        issue("not-a-workbook", f"« {path.name} » n'est ni un classeur Excel ni un fichier CSV (contenu binaire).")
-        return None
-    text: str
+def _sizes_ok(path: Path, issue: "IssueFactory") -> bool:
+    """Refuse, before parsing, a workbook whose sheets are absurdly large once decompressed."""
+    import zipfile
+
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
+        with zipfile.ZipFile(path) as z:
+            parts = [i for i in z.infolist() if i.filename.startswith("xl/worksheets/") or i.filename == "xl/sharedStrings.xml"]
+    except zipfile.BadZipFile:
+        return True  # calamine says what is wrong
+    for i in parts:
+        if i.file_size > MAX_SHEET_BYTES:
+            what = "les textes du classeur" if i.filename.endswith("sharedStrings.xml") else f"la feuille « {i.filename.rsplit('/', 1)[-1]} »"
+            issue(
+                "file-too-large",
+                f"Dans « {path.name} », {what} occupe {_mib(i.file_size)} une fois décompressée : la limite de prst est "
+                f"{_mib(MAX_SHEET_BYTES)} par feuille. Le fichier contient sans doute des cellules démesurées ou des "
+                "milliers de lignes ou colonnes vides mises en forme.",
+            )
+            return False
+    return True
+
+
+def _decode_csv(raw: bytes, path: Path, issue: "IssueFactory") -> str | None:
+    """The text of a CSV: UTF-16 (Excel « Texte Unicode »), UTF-8 (with or without BOM) or Windows-1252;
+    a file mixing UTF-8 and Latin-1 lines is an encoding problem, said as such."""
+    import re
+
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        try:
+            return raw.decode("utf-16")
+        except UnicodeDecodeError:
+            issue("encoding-error", f"« {path.name} » commence comme un texte UTF-16 (« Texte Unicode ») mais ne se lit pas comme tel.")
+            return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        utf8 = re.compile(rb"[\xc2-\xf4][\x80-\xbf]+")
+        if utf8.search(raw):
+            line = raw[: exc.start].count(b"\n") + 1
+            good = raw[: utf8.search(raw).start()].count(b"\n") + 1  # type: ignore[union-attr]
+            sample = raw[max(0, exc.start - 20) : exc.start + 20].decode("cp1252", errors="replace").replace("\n", " ")
+            issue(
+                "encoding-error",
+                f"« {path.name} » mélange deux encodages : des accents en UTF-8 (dès la ligne {good}) et en "
+                f"Latin-1 / Windows-1252 (ligne {line} : « {sample.strip()} »). Le fichier a sans doute été assemblé à "
+                "partir de plusieurs exports : enregistrez-le en une seule fois, en UTF-8.",
+                row=line,
+            )
+            return None
         # Latin-1 / Windows-1252, the usual export encoding of French spreadsheets.
         try:
-            text = raw.decode("cp1252")
+            return raw.decode("cp1252")
         except UnicodeDecodeError:
-            text = raw.decode("latin-1")
+            return raw.decode("latin-1")
+
+
+def _open_csv(path: Path, head: bytes, issue: "IssueFactory") -> Workbook | None:
+    raw = path.read_bytes()
+    if b"\x00" in head and not raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        issue("not-a-workbook", f"« {path.name} » n'est ni un classeur Excel ni un fichier CSV (contenu binaire).")
+        return None
+    decoded = _decode_csv(raw, path, issue)
+    if decoded is None:
+        return None
+    text: str = decoded
+    if "\x00" in text:
+        issue("not-a-workbook", f"« {path.name} » n'est ni un classeur Excel ni un fichier CSV (contenu binaire).")
+        return None
     if not text.strip():
         issue("empty-file", "Le fichier ne contient que des lignes vides.")
         return None
@@ -350,7 +541,10 @@ class IssueFactory:
         self.issues: list[Issue] = []
 
     def __call__(self, code: str, message: str, **kw: object) -> Issue:
+        """Record a finding; its severity is the rule's (``schemas/findings.toml``) unless given."""
         kw.setdefault("sheet", self.sheet)
+        if kw.get("severity") is None:
+            kw["severity"] = severity_of(code, self.source_id)
         issue = Issue(code=code, message=message, file=self.file, source_id=self.source_id, **kw)  # type: ignore[arg-type]
         self.issues.append(issue)
         return issue

@@ -10,8 +10,16 @@ The steps of :meth:`TabularSource.extract`:
    counted, never silently dropped.
 4. *Validate* the raw table with a pandera schema built from the mapping: every
    problem of every row is collected (pandera ``lazy=True`` on a collected frame).
-5. *Normalise* into canonical fact tables (subclass hook), then validate them
-   with the canonical pandera contract (:mod:`prst_etl.model.facts`).
+5. *Normalise* into canonical fact tables (subclass hook). The framework
+   (:func:`prst_etl.pipeline.ingest.ingest`) then validates them with the canonical
+   pandera contract (:mod:`prst_etl.model.facts`) and settles the measure ledger.
+
+The ledger (:class:`~prst_etl.sources.base.Ledger`) is filled as the table is read:
+what each count column gives (:meth:`TabularSource.read_amounts`, by default the
+mapping's count columns, one measure each), what :meth:`TabularSource.skip_rows`
+leaves out (with the reasons it counts in ``stats.skipped_detail``), what a plugin
+sets aside itself (:meth:`Context.set_aside`, e.g. the file's own total rows) and what
+adding up merged communes cannot keep (:func:`merge_cells`).
 """
 
 from __future__ import annotations
@@ -31,10 +39,19 @@ from prst_etl.model.codes import (
     sign_expr,
 )
 from prst_etl.errors import Issue
-from prst_etl.model.facts import drop_empty_status, fact_schema, status_col
+from prst_etl.model.facts import drop_empty_status, status_col
 from prst_etl.model.rollup import sum_cells  # noqa: F401  (re-exported for plugins)
 from prst_etl.sources.mapping import ColumnSpec, Mapping
-from prst_etl.sources.readers import ROW, IssueFactory, Sheet, Workbook, find_header, norm_header, open_table_file
+from prst_etl.sources.readers import (
+    FORMULA_ERROR_PATTERN,
+    ROW,
+    IssueFactory,
+    Sheet,
+    Workbook,
+    find_header,
+    norm_header,
+    open_table_file,
+)
 from prst_etl.sources.base import Extraction, Source
 
 MAX_SHOWN_VALUE = 60
@@ -80,7 +97,8 @@ class RawCheck:
     """Raw column the finding is reported on."""
     ok: pl.Expr
     message: Callable[[str | None], str]
-    severity: str = "error"
+    severity: str | None = None
+    """None: the rule's severity, data in ``schemas/findings.toml`` (per source if it says so)."""
 
 
 @dataclass
@@ -98,6 +116,19 @@ class Context:
     extra: dict[str, Any] = field(default_factory=dict)
     year_column: str | None = None
     """Mapped column of kind ``year`` (a file giving several years), parsed into ``_k_year``."""
+    issue: Any = None
+    """The :class:`~prst_etl.sources.readers.IssueFactory` of the file (findings of a plugin's normalise)."""
+    amounts: dict[tuple[str, str], pl.Expr] = field(default_factory=dict)
+    """What a raw row gives to each stored measure ``(table, measure)``: see
+    :meth:`TabularSource.read_amounts`."""
+
+    def set_aside(self, out: Extraction, rows: pl.DataFrame, reason: str) -> None:
+        """Record in the ledger what ``rows`` (raw rows left out of the facts) give to each measure."""
+        if rows.height == 0 or not self.amounts:
+            return
+        sums = amount_sums(rows, self.amounts)
+        for (table, measure), v in sums.items():
+            out.ledger.set_aside(table, measure, reason, v)
 
     def year_key(self) -> pl.Expr:
         """The ``year`` key of each row: the year column if the file has one, else the file's year."""
@@ -145,15 +176,59 @@ class TabularSource(Source):
                 out.sheet = ", ".join(sh.name for _, sh, _ in picks)
             if not out.ok:
                 out.tables = {}
+                self._suggest_source(wb, issue, sheet)
             return out
 
         # Pick the sheet, the mapping version and the header row
         picked = self._pick_layout(wb, sheet, mapping_version, issue)
         if picked is None:
+            self._suggest_source(wb, issue, sheet)
             return out
         mapping, sh, header = picked
         self._read_table(wb, path, mapping, sh, header, year, out, issue)
+        self._suggest_source(wb, issue, sheet)
         return out
+
+    def _suggest_source(self, wb: Workbook, issue: IssueFactory, sheet: str | None = None) -> None:
+        """A file whose header this source does not know, but another source reads as is: say which
+        (only when no sheet of the file, or of ``--sheet``, has this source's own layout)."""
+        layout_codes = {"header-not-found", "missing-column", "unexpected-column"}
+        if not any(i.code in layout_codes and i.severity == "error" for i in issue.issues):
+            return
+        from prst_etl.sources import all_sources
+
+        def reads(src: TabularSource) -> str | None:
+            """The sheet of the workbook whose header one of ``src``'s mappings matches exactly."""
+            for m in reversed(src.mappings()):
+                for name in m.candidate_sheets(wb.sheet_names, sheet):
+                    try:
+                        sh = wb.head(name)
+                    except Exception:  # a sheet calamine cannot read says so elsewhere
+                        continue
+                    header = find_header(sh, src.layout_for_sheet(m, sh).aliases())
+                    if header is None:
+                        continue
+                    found = set(header.columns.values())
+                    complete = {c.name for c in m.columns if c.required} <= found and not header.unexpected
+                    if complete and src.check_column_set(m, found, header.excel_row, IssueFactory(src.id, "")):
+                        return name
+            return None
+
+        if reads(self) is not None:
+            return  # the file has this source's layout (the problem is elsewhere: a sheet, a column)
+        for sid, cls in all_sources().items():
+            if sid == self.id or not issubclass(cls, TabularSource):
+                continue
+            name = reads(cls())
+            if name is not None:
+                issue(
+                    "wrong-source",
+                    f"Ce fichier a le format de la source « {sid} » ({cls.provider} : {cls.title}), pas celui de "
+                    f"« {self.id} ». Relancez : prst ingest {sid} {wb.path.name}",
+                    value=sid,
+                    sheet=name if wb.kind == "excel" else None,
+                )
+                return
 
     def layouts(self) -> list[str]:
         """Table layouts of the source's mappings (one, ``""``, for a single-table source)."""
@@ -195,7 +270,9 @@ class TabularSource(Source):
             ref_year = None
 
         # Cut the body: the rows below the header, the mapped columns only
-        body = wb.body(sh.name, header.excel_row + 1, list(header.columns))
+        counts = {c.name for c in mapping.by_role("measure")}
+        numeric = [c for c, n in header.columns.items() if n in counts]  # read typed where clean (see Workbook.body)
+        body = wb.body_while(warm_up, sh.name, header.excel_row + 1, list(header.columns), numeric=numeric)
         raw = body.select([pl.col(ROW)] + [pl.col(c).alias(n) for c, n in header.columns.items() if c in body.columns])
         raw = raw.with_columns([pl.lit(None, dtype=pl.String).alias(n) for c, n in header.columns.items() if c not in body.columns])
         raw = self._drop_blank_rows(raw, mapping, out)
@@ -209,11 +286,25 @@ class TabularSource(Source):
         raw = raw.drop(labels)
 
         # Validate the raw table
-        ctx = Context(path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present, year_column=year_col)
+        ctx = Context(
+            path=path, mapping=mapping, sheet=sh.name, year=ref_year, present=present, year_column=year_col, issue=issue
+        )
         measures = [c.name for c in mapping.by_role("measure") if ctx.has(c.name)]
         year_key = [Derived(KEY_PREFIX + "year", year_col, year_expr)] if year_col else []
         raw = add_derived(parse_counts(raw, measures), year_key + self.key_columns(ctx))
+
+        # Ledger: what the file gives to each measure, and what skip_rows leaves out (and why)
+        ctx.amounts = self.read_amounts(ctx)
+        before = amount_sums(raw, ctx.amounts)
+        skipped_before = dict(out.stats.skipped_detail)
         raw = self.skip_rows(raw, ctx, out)
+        after = amount_sums(raw, ctx.amounts)
+        why = [k for k, n in out.stats.skipped_detail.items() if n != skipped_before.get(k, 0)]
+        reason = " ; ".join(why) or "lignes écartées avant validation"
+        for (table, measure), v in before.items():
+            derived = self.derived_measures().get(measure, "")
+            out.ledger.read(table, measure, v, derived=derived)
+            out.ledger.set_aside(table, measure, reason, v - after[(table, measure)])
         checks = (year_checks(ctx) if year_col else []) + self.raw_checks(ctx)
         self._validate_raw(raw, checks, ctx, issue)
         new = issue.issues[start:]
@@ -227,16 +318,8 @@ class TabularSource(Source):
         tables, geo_level, coverage = self.normalise(raw, ctx, out)
         tables = {name: drop_empty_status(df) for name, df in tables.items()}
         for name, df in tables.items():
-            spec = self.table(name)
-            try:
-                fact_schema(spec, df.columns).validate(df, lazy=True)
-            except pa.errors.SchemaErrors as exc:
-                for row in exc.failure_cases.head(20).iter_rows(named=True):
-                    issue(
-                        "invalid-fact",
-                        f"Table {name}, colonne {row['column']}, règle {row['check']} : {row['failure_case']}",
-                    )
-        out.tables.update(tables)
+            # one sheet per layout: a table given by two sheets would be one sheet's only
+            out.tables[name] = pl.concat([out.tables[name], df], how="diagonal_relaxed") if name in out.tables else df
         # A file may hold several reference years (year columns, a year column): the facts say which
         found = sorted({int(y) for df in tables.values() if "year" in df.columns for y in df["year"].unique().drop_nulls().to_list()})
         for y in found or ([ref_year] if ref_year is not None else []):
@@ -248,6 +331,37 @@ class TabularSource(Source):
         out.coverage = sorted(set(out.coverage) | set(coverage))
 
     # -- hooks for subclasses ---------------------------------------------------------
+    def read_amounts(self, ctx: Context) -> dict[tuple[str, str], pl.Expr]:
+        """Hook: what one raw row gives to each stored measure, ``(table, measure) → expression``
+        (evaluated after :func:`parse_counts`; a cell without a number gives 0).
+
+        The sum of each expression over the file's rows is the « read » side of the ledger.
+        Default: each count column of the mapping feeds its measure (columns feeding the same
+        measure add up). A plugin whose measures are not one column each (a measure computed
+        from several columns, a count split by modalities) overrides it."""
+        out: dict[tuple[str, str], pl.Expr] = {}
+        for c in ctx.mapping.by_role("measure"):
+            if not ctx.has(c.name):
+                continue
+            table = c.table or self._table_of(c.measure)
+            if table is None or c.measure not in self._measures_of(table):
+                continue  # a raw count combined by the plugin (raw_measures): the plugin says what it gives
+            value = parse_measure(c, ctx.mapping)[0].fill_null(0.0)
+            key = (table, c.measure)
+            out[key] = out[key] + value if key in out else value
+        return out
+
+    def derived_measures(self) -> dict[str, str]:
+        """Hook: measures computed from other columns, with how (French), shown in the ledger."""
+        return {}
+
+    def _measures_of(self, table: str) -> list[str]:
+        return next((t.measure_ids for t in self.tables if t.name == table), [])
+
+    def _table_of(self, measure: str) -> str | None:
+        names = [t.name for t in self.tables if measure in t.measure_ids]
+        return names[0] if len(names) == 1 else None
+
     def key_columns(self, ctx: Context) -> list[Derived]:
         """Cleaned key columns ``_k_<name>`` (a cell is unique on them) and other ``_x_`` helpers."""
         return []
@@ -274,11 +388,11 @@ class TabularSource(Source):
     def _pick_layout(
         self, wb: Workbook, sheet: str | None, version: str | None, issue: IssueFactory
     ) -> tuple[Mapping, Sheet, Any] | None:
-        mappings = [m for m in self.mappings() if version is None or m.version == version]
+        mappings = [m for m in self.mappings() if m.chosen_by(version)]
         if not mappings:
             from prst_etl.errors import UnknownName
 
-            raise UnknownName("version de mapping", version or "", [m.version for m in self.mappings()])
+            raise UnknownName("version de mapping", version or "", [m.name for m in self.mappings()])
         best = None
         tried_sheets: set[str] = set()
         for m in reversed(mappings):  # newest layout first
@@ -337,11 +451,11 @@ class TabularSource(Source):
         sheets fall to the same layout, the better one (then the first) is read and the
         other, if it looks like a whole table, is reported as ignored.
         """
-        mappings = [m for m in self.mappings() if version is None or m.version == version]
+        mappings = [m for m in self.mappings() if m.chosen_by(version)]
         if not mappings:
             from prst_etl.errors import UnknownName
 
-            raise UnknownName("version de mapping", version or "", sorted({m.version for m in self.mappings()}))
+            raise UnknownName("version de mapping", version or "", sorted({m.name for m in self.mappings()}))
         by_layout: dict[str, list[Mapping]] = {}
         for m in mappings:
             by_layout.setdefault(m.layout, []).append(m)
@@ -387,7 +501,6 @@ class TabularSource(Source):
                         "Pour lire l'autre, indiquez-la avec --sheet.",
                         sheet=other[4].name,
                         value=other[4].name,
-                        severity="warning",
                     )
         picks.sort(key=lambda c: c[1])  # read in the workbook's order
         return [(c[3], c[4], c[5]) for c in picks]
@@ -543,6 +656,7 @@ class TabularSource(Source):
                 values = bad[check.column].to_list() if check.column in bad.columns else [None] * bad.height
                 where = bad[SHEET].to_list() if sheets else [issue.sheet] * bad.height
                 for r, v, sh in zip(bad[ROW].to_list(), values, where):
+                    v = _cell_text(v)  # a number read typed is shown as the provider wrote it (14352, not 14352.0)
                     issue(
                         check.code,
                         check.message(v),
@@ -582,12 +696,105 @@ class TabularSource(Source):
 HEADER_ROWS_SCANNED = 60
 
 
+def warm_up() -> None:
+    """What ingestion will need after the read, prepared while calamine reads (see ``Workbook.body_while``):
+    the pandera contracts, DuckDB and the Parquet writer are imported, the reference tables loaded."""
+    import duckdb  # noqa: F401
+    import pandera.polars  # noqa: F401
+    import pyarrow.parquet  # noqa: F401
+
+
+def amount_sums(raw: pl.DataFrame, amounts: dict[tuple[str, str], pl.Expr]) -> dict[tuple[str, str], float]:
+    """Sum of each ledger expression over ``raw`` (one columnar pass)."""
+    if not amounts:
+        return {}
+    keys = list(amounts)
+    if raw.height == 0:
+        return {k: 0.0 for k in keys}
+    row = raw.select([amounts[k].sum().alias(f"_a{i}") for i, k in enumerate(keys)]).row(0)
+    return {k: float(v or 0.0) for k, v in zip(keys, row)}
+
+
+MERGE_REASON = "ajouté à une case sans valeur (s, nd…) en regroupant les anciens codes d'une commune fusionnée"
+
+
+def merge_cells(
+    table: pl.DataFrame, dims: list[str], measures: list[str], out: Extraction, name: str, reason: str = MERGE_REASON
+) -> tuple[pl.DataFrame, int]:
+    """Add up the rows that fall on the same cell once old commune codes are mapped to the
+    current COG (additive counts are summed, never one kept); return the table and the number
+    of rows added into another one. A number added to a cell without one (``s``, ``nd``) has
+    no value either: what that loses is recorded in the ledger, never lost silently."""
+    if table.height == 0 or not table.select(pl.struct(dims).is_duplicated().any()).item():
+        return table, 0
+    summed = sum_cells(table, dims, measures)
+    before = table.select([pl.col(m).sum() for m in measures]).row(0)
+    after = summed.select([pl.col(m).sum() for m in measures]).row(0)
+    for m, b, a in zip(measures, before, after):
+        out.ledger.set_aside(name, m, reason, float(b or 0.0) - float(a or 0.0))
+    return summed, table.height - summed.height
+
+
+def record_zone_moves(
+    out: Extraction,
+    ctx: Context,
+    frame: pl.DataFrame,
+    table: str | tuple[str, ...],
+    counts: dict[str, pl.Expr],
+    *,
+    old: str = KEY_PREFIX + "geo",
+    new: str = "geo_code",
+    column: str = "commune",
+) -> None:
+    """Say which rows given under an old commune code are counted in another zone d'emploi than
+    that old commune's (a commune nouvelle belongs to the zone of its chef-lieu): one ``geo-moved``
+    warning per old code, and ``out.moves`` (old code, new code, both zones, rows, ``counts`` moved).
+    ``table``: the fact table(s) the rows go to (the MP layout gives ``mp`` and ``mp_effectifs``)."""
+    from prst_etl.reference import geography
+
+    tables = (table,) if isinstance(table, str) else tuple(table)
+    table = tables[0]
+    moves = geography.zone_moves(frame[old], frame[new])
+    if moves.height == 0:
+        return
+    sub = frame.filter(pl.col(old).is_in(moves["old_code"].implode()))
+    agg = sub.group_by(old).agg(
+        pl.len().alias("_rows"), pl.col(ROW).min().alias("_first"), *[e.sum().alias(k) for k, e in counts.items()]
+    )
+    header = ctx.mapping.column(column).headers[0] if ctx.has(column) else column
+    for m in moves.join(agg, left_on="old_code", right_on=old).sort("old_code").iter_rows(named=True):
+        moved = {k: float(m[k] or 0.0) for k in counts}
+        out.moves.append(
+            {"table": table, "tables": list(tables), "old_code": m["old_code"], "new_code": m["new_code"], "old_zone": m["old_zone"],
+             "new_zone": m["new_zone"], "rows": int(m["_rows"]), "counts": moved}
+        )  # fmt: skip
+        what = ", ".join(f"{k} {v:,.0f}".replace(",", "\u202f") for k, v in moved.items())
+        ctx.issue(
+            "geo-moved",
+            f"Table {table} : {m['_rows']} ligne(s) de l'ancienne commune {m['old_code']} (zone d'emploi {m['old_zone']}) "
+            f"comptée(s) dans la commune nouvelle {m['new_code']}, zone d'emploi {m['new_zone']} (celle de son chef-lieu)"
+            + (f" : {what}." if what else "."),
+            row=int(m["_first"]),
+            column=header,
+            value=m["old_code"],
+        )
+
+
 def _lazy_select(expr: pl.Expr) -> Callable[[Any], pl.LazyFrame]:
     return lambda data: data.lazyframe.select(expr.fill_null(True))
 
 
 def _rows_with_errors(issues: list[Issue]) -> int:
     return len({(i.sheet, i.row) for i in issues if i.severity == "error" and i.row is not None})
+
+
+def _cell_text(v: object) -> object:
+    """A cell value as text the way the provider sees it: whole numbers without ``.0``."""
+    if isinstance(v, float) and v == v and abs(v) < 1e15 and v.is_integer():
+        return str(int(v))
+    if isinstance(v, float):
+        return repr(v)
+    return v
 
 
 def _clip(text: str) -> str:
@@ -611,8 +818,12 @@ def parse_counts(raw: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
         + [pl.lit(None, dtype=pl.String).alias(f"_s_{c}") for c in columns]
         + [pl.col(c).is_null().alias(f"_e_{c}") for c in columns]
     )
+    # columns read as numbers (a clean count column of a workbook) need no text rule
+    text = [c for c in columns if raw.schema[c] == pl.String]
+    if not text:
+        return fast
     odd = pl.any_horizontal(
-        [pl.col(c).is_not_null() & (pl.col(f"_v_{c}").is_null() | ~pl.col(f"_v_{c}").is_finite()) for c in columns]
+        [pl.col(c).is_not_null() & (pl.col(f"_v_{c}").is_null() | ~pl.col(f"_v_{c}").is_finite()) for c in text]
     )
     mask = fast.select(odd.alias("m"))["m"]
     if not mask.any():
@@ -620,11 +831,17 @@ def parse_counts(raw: pl.DataFrame, columns: list[str]) -> pl.DataFrame:
     fast = fast.with_row_index("_i")
     slow = fast.filter(mask).select(
         ["_i"]
-        + [number_expr(pl.col(c)).alias(f"_v_{c}") for c in columns]
-        + [sign_expr(pl.col(c)).alias(f"_s_{c}") for c in columns]
-        + [(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")).alias(f"_e_{c}") for c in columns]
+        # « inf », « nan »: not written numbers, but kept as read so that the size rule says what they are
+        + [pl.coalesce(number_expr(pl.col(c)), pl.col(f"_v_{c}")).alias(f"_v_{c}") for c in text]
+        + [sign_expr(pl.col(c)).alias(f"_s_{c}") for c in text]
+        + [(pl.col(c).is_null() | (pl.col(c).str.strip_chars() == "")).alias(f"_e_{c}") for c in text]
     )
     return fast.update(slow, on="_i", how="left", include_nulls=True).drop("_i")
+
+
+MAX_COUNT = 1e15
+"""Largest count accepted (the national hours worked are 3.4 × 10^10): a larger or infinite number
+is a mistake, refused before it can overflow a sum or a report."""
 
 
 def year_expr(expr: pl.Expr) -> pl.Expr:
@@ -664,16 +881,33 @@ def measure_checks(ctx: Context) -> list[RawCheck]:
         if not ctx.has(spec.name):
             continue
         value, sign, empty = pl.col(f"_v_{spec.name}"), pl.col(f"_s_{spec.name}"), pl.col(f"_e_{spec.name}")
+        formula = pl.col(spec.name).cast(pl.String).str.contains(FORMULA_ERROR_PATTERN).fill_null(False)
+        checks.append(
+            RawCheck(
+                "formula-error",
+                spec.name,
+                ~formula,
+                lambda v: f"La cellule affiche l'erreur Excel « {v} » au lieu d'un nombre (formule à corriger ou à remplacer par sa valeur).",
+            )
+        )
         checks.append(
             RawCheck(
                 "non-numeric-count",
                 spec.name,
-                empty | value.is_not_null() | sign.is_not_null(),
+                empty | value.is_not_null() | sign.is_not_null() | formula,
                 lambda v: f"« {_clip(str(v))} » n'est ni un nombre ni un signe conventionnel (s, nd, ///, -).",
             )
         )
         checks.append(
-            RawCheck("negative-count", spec.name, ~(value < 0), lambda v: f"Le nombre {v} est négatif.")
+            RawCheck(
+                "value-too-large",
+                spec.name,
+                value.is_null() | (value.is_finite() & (value.abs() < MAX_COUNT)),
+                lambda v: f"« {_clip(str(v))} » n'est pas un comptage plausible : un nombre fini inférieur à 10^15 est attendu.",
+            )
+        )
+        checks.append(
+            RawCheck("negative-count", spec.name, ~(value < 0) | ~value.is_finite(), lambda v: f"Le nombre {v} est négatif.")
         )
         if spec.integer:
             checks.append(

@@ -88,7 +88,12 @@ def template_columns(mapping: Mapping) -> list[ColumnSpec]:
         elif c.role == "geo" and not geo_seen:  # alternatives (commune or département): the first one
             out.append(c)
             geo_seen = True
-    return out
+    # the geography comes first, as the layouts say (« a geography column before CTN »), with its label
+    geo = [c for c in out if c.role == "geo"]
+    if not geo:
+        return out
+    geo_labels = [c for c in out if c.role == "label" and c.name == "libelle_geo"]
+    return geo + geo_labels + [c for c in out if c not in geo and c not in geo_labels]
 
 
 def describe(source: Source, mapping: Mapping, c: ColumnSpec) -> ColumnDoc:
@@ -140,6 +145,35 @@ def describe(source: Source, mapping: Mapping, c: ColumnSpec) -> ColumnDoc:
     )
 
 
+LAYOUT_ORDER = ("", "at", "trajet", "mp")
+"""Order of the data sheets of a multi-sheet template (the order of the Assurance Maladie files)."""
+
+
+def template_mappings(source: Source, mapping_version: str | None = None, sheet: str | None = None) -> list[Mapping]:
+    """The mapping of each data sheet of the template: one per table layout of the source (the AT, Trajet
+    and MP sheets of a Carsat workbook), the latest of each; ``sheet`` keeps one layout (``at``, ``trajet``,
+    ``mp``), ``mapping_version`` a version or a mapping name (``mp-2024``)."""
+    maps = [m for m in source.mappings() if m.chosen_by(mapping_version)]
+    if not maps:
+        from prst_etl.errors import UnknownName
+
+        raise UnknownName("version de mapping", mapping_version or "", [m.name for m in source.mappings()])
+    latest: dict[str, Mapping] = {}
+    for m in maps:  # oldest first: the last one of each layout wins
+        latest[m.layout] = m
+    if sheet is not None:
+        names = {(layout or getattr(source, "default_layout", "") or "donnees"): m for layout, m in latest.items()}
+        key = sheet.strip().lower()
+        if key not in names:
+            raise UsageError(
+                f"Feuille de modèle inconnue pour « {source.id} » : « {sheet} ».",
+                hint="Feuilles possibles : " + ", ".join(sorted(names)),
+            )
+        return [names[key]]
+    order = {layout: i for i, layout in enumerate(LAYOUT_ORDER)}
+    return sorted(latest.values(), key=lambda m: (order.get(m.layout, len(order)), m.layout))
+
+
 def write_template(
     source: Source,
     path: Path | str,
@@ -147,8 +181,10 @@ def write_template(
     year: int | None = None,
     mapping_version: str | None = None,
     overwrite: bool = False,
+    sheet: str | None = None,
 ) -> Path:
-    """Write the empty workbook of ``source`` (latest mapping unless ``mapping_version``)."""
+    """Write the empty workbook of ``source``: a « Lisez-moi » sheet and one data sheet per table
+    layout (latest mapping of each, or ``mapping_version``; only ``sheet`` if given)."""
     from prst_etl.sources.tabular import TabularSource
 
     if not isinstance(source, TabularSource):
@@ -161,28 +197,34 @@ def write_template(
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise UsageError(f"Le modèle est un classeur Excel : donnez un nom en .xlsx (reçu : « {path.name} »).")
+    if path.exists() and not path.is_file():
+        raise UsageError(f"« {path} » n'est pas un fichier ordinaire : --output doit nommer le classeur à écrire.")
     if path.exists() and not overwrite:
         raise UsageError(f"Le fichier « {path} » existe déjà.", hint="Choisissez un autre nom avec --output, ou ajoutez --force.")
-    maps = source.mappings()
-    if not maps:
+    if not source.mappings():
         raise PrstError(f"La source « {source.id} » n'a aucun mapping.")
-    mapping = maps[-1] if mapping_version is None else get_mapping(source.id, mapping_version, _root(source))
     year = default_year() if year is None else year
-    mapping = source.template_mapping(mapping, year)
-    columns = template_columns(mapping)
-    docs = [describe(source, mapping, c) for c in columns]
-    sheet = str(mapping.options.get("template_sheet") or "Données")
-    if has_year_column(mapping):
-        title = str(mapping.options.get("template_title") or source.title)
-    else:
-        title = str(mapping.options.get("template_title") or f"{source.title} — année {{year}}").format(year=year)
+    sheets = []
+    for m in template_mappings(source, mapping_version, sheet):
+        mapping = source.template_mapping(m, year)
+        columns = template_columns(mapping)
+        docs = [describe(source, mapping, c) for c in columns]
+        name = str(mapping.options.get("template_sheet") or "Données").format(year=year)
+        if has_year_column(mapping):
+            title = str(mapping.options.get("template_title") or source.title)
+        else:
+            title = str(mapping.options.get("template_title") or f"{source.title} — année {{year}}").format(year=year)
+        sheets.append((mapping, columns, docs, name, title))
+    if len({s[3] for s in sheets}) != len(sheets):
+        raise PrstError(f"Source « {source.id} » : deux feuilles du modèle portent le même nom (option template_sheet des mappings).")
 
     import xlsxwriter
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.xlsx")
     wb = xlsxwriter.Workbook(str(tmp))
-    wb.set_properties({"title": f"Modèle prst — {source.id}", "author": "prst", "comments": f"mapping {mapping.id}"})
+    wb.set_properties({"title": f"Modèle prst — {source.id}", "author": "prst",
+                       "comments": "mapping " + ", ".join(m.id for m, *_ in sheets)})  # fmt: skip
     bold = wb.add_format({"bold": True})
     big = wb.add_format({"bold": True, "font_size": 14})
     wrap = wb.add_format({"text_wrap": True, "valign": "top"})
@@ -202,7 +244,7 @@ def write_template(
         ("Source prst", source.id),
         ("Fournisseur", source.provider),
         ("Contenu", source.description),
-        ("Format", f"{mapping.title} (mapping {mapping.id})"),
+        ("Format", " ; ".join(f"feuille « {name} » : {m.title} (mapping {m.id})" for m, _, _, name, _ in sheets)),
     ):
         ws.write_string(row, 0, label, bold)
         ws.merge_range(row, 1, row, 4, text, wrap)
@@ -211,20 +253,27 @@ def write_template(
     row += 1
     ws.write_string(row, 0, "Comment remplir", bold)
     row += 1
+    first = sheets[0][0]
+    names = ", ".join(f"« {name} »" for *_, name, _ in sheets)
     steps = [
-        f"Remplissez la feuille « {sheet} » à partir de la ligne {HEADER_ROW + 1}, une ligne par case du tableau ; "
+        f"Remplissez la feuille {names} à partir de la ligne {HEADER_ROW + 1}, une ligne par case du tableau ; "
         f"ne modifiez pas les intitulés de la ligne {HEADER_ROW} (l'ordre des colonnes est libre).",
         "Les colonnes de libellé (en gris) sont facultatives : prst les ignore.",
     ]
-    if has_year_column(mapping):
+    if len(sheets) > 1:
+        steps.append(
+            "Chaque feuille est facultative : envoyez celles que vous avez (une feuille vide peut être supprimée). "
+            "prst reconnaît chaque feuille à ses en-têtes."
+        )
+    if has_year_column(first):
         steps.append("L'année de chaque ligne est dans la colonne prévue : un fichier peut donner plusieurs années.")
     else:
         steps.append(
-            f"L'année de référence est lue dans le titre (cellule A1 de la feuille « {sheet} ») : vérifiez-la, "
+            "L'année de référence est lue dans le titre (cellule A1 de chaque feuille de données) : vérifiez-la, "
             "ou indiquez-la à prst avec --year."
         )
     steps.append(
-        "Une case vide vaut 0." if mapping.empty_means_zero
+        "Une case vide vaut 0." if first.empty_means_zero
         else "Une case de comptage vide est refusée : écrivez 0, ou un signe conventionnel."
     )  # fmt: skip
     steps.append(
@@ -234,58 +283,63 @@ def write_template(
     )
     steps.append("Pas de ligne de total ni de sous-total : prst calcule les totaux. Une note sous le tableau est ignorée.")
     steps.append(f"Avant l'envoi, vérifiez le fichier : prst ingest {source.id} FICHIER.xlsx --dry-run")
-    for s in steps:
-        ws.merge_range(row, 0, row, 4, "• " + s, wrap)
-        ws.set_row(row, 15 * max(1, len(s) // 140 + 1))
+    for s_ in steps:
+        ws.merge_range(row, 0, row, 4, "• " + s_, wrap)
+        ws.set_row(row, 15 * max(1, len(s_) // 140 + 1))
         row += 1
-    row += 1
-    ws.write_string(row, 0, f"Colonnes de la feuille « {sheet} »", bold)
-    row += 1
-    for j, h in enumerate(("Intitulé", "Obligatoire", "Contenu", "Valeurs acceptées", "Autres intitulés acceptés")):
-        ws.write_string(row, j, h, head)
-    row += 1
-    for d in docs:
-        for j, v in enumerate((d.header, d.required, d.content, d.accepted, d.other_headers)):
-            ws.write_string(row, j, v if j == 0 else guard(v), wrap)
+    for mapping, columns, docs, name, _ in sheets:
         row += 1
-    others = [c for c in mapping.columns if c not in columns and "*" not in c.headers[0]]
-    if others:
+        ws.write_string(row, 0, f"Colonnes de la feuille « {name} »", bold)
         row += 1
-        ws.write_string(row, 0, "Colonnes facultatives également acceptées (à ajouter si besoin)", bold)
+        for j, h in enumerate(("Intitulé", "Obligatoire", "Contenu", "Valeurs acceptées", "Autres intitulés acceptés")):
+            ws.write_string(row, j, h, head)
         row += 1
-        for c in others:
-            d = describe(source, mapping, c)
-            for j, v in enumerate((d.header, "non", d.content, d.accepted, d.other_headers)):
+        for d in docs:
+            for j, v in enumerate((d.header, d.required, d.content, d.accepted, d.other_headers)):
                 ws.write_string(row, j, v if j == 0 else guard(v), wrap)
             row += 1
-    for d in docs:
-        if d.choices and len(d.choices) > 4:
+        others = [c for c in mapping.columns if c not in columns and "*" not in c.headers[0]]
+        if others:
             row += 1
-            ws.write_string(row, 0, f"Valeurs de « {d.header} »", bold)
+            ws.write_string(row, 0, f"Colonnes facultatives également acceptées dans « {name} » (à ajouter si besoin)", bold)
             row += 1
-            for code in d.choices:
-                ws.write_string(row, 0, guard(code))
-                name = _code_label(d.header, code, columns, docs)
-                if name:
-                    ws.merge_range(row, 1, row, 4, guard(name))
+            for c in others:
+                d = describe(source, mapping, c)
+                for j, v in enumerate((d.header, "non", d.content, d.accepted, d.other_headers)):
+                    ws.write_string(row, j, v if j == 0 else guard(v), wrap)
                 row += 1
+    listed: set[str] = set()
+    for _, columns, docs, _, _ in sheets:
+        for d in docs:
+            if d.choices and len(d.choices) > 4 and d.header not in listed:
+                listed.add(d.header)
+                row += 1
+                ws.write_string(row, 0, f"Valeurs de « {d.header} »", bold)
+                row += 1
+                for code in d.choices:
+                    ws.write_string(row, 0, guard(code))
+                    label = _code_label(d.header, code, columns, docs)
+                    if label:
+                        ws.merge_range(row, 1, row, 4, guard(label))
+                    row += 1
 
-    # Data sheet
-    ds = wb.add_worksheet(sheet)
-    ds.write_string(0, 0, title, big)
-    ds.write_string(1, 0, f"Modèle prst ({mapping.id}) : voir la feuille « {README_SHEET} ». Remplir à partir de la ligne {HEADER_ROW + 1}.")
-    for j, (c, d) in enumerate(zip(columns, docs)):
-        ds.write_string(HEADER_ROW - 1, j, d.header, label_head if c.role == "label" else head)
-        ds.set_column(j, j, max(12, min(36, len(d.header) + 2)))
-        if d.choices:
-            ds.data_validation(
-                HEADER_ROW, j, HEADER_ROW + 9999, j,
-                {"validate": "list", "source": d.choices, "error_type": "warning",
-                 "input_title": d.header[:32], "input_message": d.accepted[:255]},
-            )  # fmt: skip
-    ds.set_row(HEADER_ROW - 1, 45)
-    ds.freeze_panes(HEADER_ROW, 0)
-    ds.activate()
+    # Data sheets
+    for mapping, columns, docs, name, title in sheets:
+        ds = wb.add_worksheet(name)
+        ds.write_string(0, 0, title, big)
+        ds.write_string(1, 0, f"Modèle prst ({mapping.id}) : voir la feuille « {README_SHEET} ». Remplir à partir de la ligne {HEADER_ROW + 1}.")
+        for j, (c, d) in enumerate(zip(columns, docs)):
+            ds.write_string(HEADER_ROW - 1, j, d.header, label_head if c.role == "label" else head)
+            ds.set_column(j, j, max(12, min(36, len(d.header) + 2)))
+            if d.choices:
+                ds.data_validation(
+                    HEADER_ROW, j, HEADER_ROW + 9999, j,
+                    {"validate": "list", "source": d.choices, "error_type": "warning",
+                     "input_title": d.header[:32], "input_message": d.accepted[:255]},
+                )  # fmt: skip
+        ds.set_row(HEADER_ROW - 1, 45)
+        ds.freeze_panes(HEADER_ROW, 0)
+    wb.worksheets()[1].activate()
     wb.close()
     tmp.replace(path)
     return path

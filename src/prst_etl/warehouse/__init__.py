@@ -274,6 +274,64 @@ class Warehouse:
         """Cache of computed secrecy patterns (recomputable, may be deleted)."""
         return self.root / "secret"
 
+    def part_levels(self, parts: pl.DataFrame) -> pl.Series:
+        """Geographic level of each part of ``parts`` (rows of ``load_parts``): the catalogue's
+        ``geo_level``; only a part the catalogue does not know the level of is read from its file."""
+        known = parts["geo_level"] if "geo_level" in parts.columns else pl.Series([None] * parts.height, dtype=pl.String)
+        out = []
+        for level, rel in zip(known.to_list(), parts["path"].to_list()):
+            if level is None:
+                path = self.abs(rel)
+                if not path.exists():
+                    raise WarehouseError(
+                        f"Fichier de faits manquant dans l'entrepôt : « {rel} ».",
+                        hint="L'entrepôt a été modifié à la main : restaurez le fichier, ou annulez le chargement (prst loads revert).",
+                    )
+                levels = pl.scan_parquet(path).select(pl.col("geo_level").unique()).collect()["geo_level"].to_list()
+                if len(levels) != 1:
+                    raise WarehouseError(f"{rel} : un seul niveau géographique attendu, trouvé {levels}.")
+                level = levels[0]
+            out.append(level)
+        return pl.Series("geo_level", out, dtype=pl.String)
+
+    def current_moves(self) -> pl.DataFrame:
+        """Commune moves of the current loads: ``source, table_name, year, old_code, new_code, old_zone, new_zone``
+        (rows given under an old commune code, counted in the zone d'emploi of its new commune)."""
+        cur = self.current_parts().select("load_id", "source", "table_name", "year")
+        moves = self.query("SELECT load_id, table_name, old_code, new_code, old_zone, new_zone FROM load_moves")
+        return cur.join(moves, on=["load_id", "table_name"], how="inner").drop("load_id")
+
+    def load_detail(self, load_id: int) -> dict[str, Any]:
+        """One load with its parts, findings (warnings of an accepted file), measure ledger and commune moves."""
+        import json
+
+        from prst_etl.errors import UsageError
+
+        rows = self.query("SELECT * FROM loads WHERE load_id = ?", [load_id])
+        if rows.height == 0:
+            raise UsageError(f"Chargement n° {load_id} inconnu.", hint="Voir « prst loads ».")
+        load = self.loads().filter(pl.col("load_id") == load_id).to_dicts()[0]
+        parts = self.query("SELECT table_name, year, geo_level, n_rows, path FROM load_parts WHERE load_id = ? ORDER BY table_name, year", [load_id])
+        findings = self.query(
+            "SELECT code, severity, sheet, file_row AS row, file_column AS column, cell_value AS value, message "
+            "FROM load_findings WHERE load_id = ? ORDER BY seq", [load_id]
+        )  # fmt: skip
+        ledger = self.query(
+            "SELECT table_name AS table, measure, amount_read AS read, set_aside, amount_stored AS stored, derived "
+            "FROM load_ledger WHERE load_id = ? ORDER BY table_name, measure", [load_id]
+        ).to_dicts()  # fmt: skip
+        for f in ledger:
+            f["set_aside"] = json.loads(f["set_aside"])
+        moves = self.query(
+            "SELECT string_agg(table_name, ', ' ORDER BY table_name) AS table, old_code, new_code, old_zone, new_zone, "
+            "n_rows AS rows, counts FROM load_moves WHERE load_id = ? "
+            "GROUP BY old_code, new_code, old_zone, new_zone, n_rows, counts ORDER BY 1, old_code",
+            [load_id],
+        ).to_dicts()
+        for m in moves:
+            m["counts"] = json.loads(m["counts"])
+        return {"load": load, "parts": parts.to_dicts(), "findings": findings.to_dicts(), "ledger": ledger, "moves": moves}
+
     def scan_facts(self, source: str, table: str, years: list[int] | None = None) -> pl.LazyFrame | None:
         """Current facts of one source table (all years, or the given ones)."""
         parts = self.current_parts().filter((pl.col("source") == source) & (pl.col("table_name") == table))
@@ -315,8 +373,19 @@ class Warehouse:
         os.replace(tmp, final)
         return self.rel(final), df.height
 
-    def record_load(self, load: dict[str, Any], parts: list[dict[str, Any]]) -> None:
-        """Commit a load in one transaction: the load, its parts and its event."""
+    def record_load(
+        self,
+        load: dict[str, Any],
+        parts: list[dict[str, Any]],
+        *,
+        findings: list[dict[str, Any]] | None = None,
+        ledger: list[dict[str, Any]] | None = None,
+        moves: list[dict[str, Any]] | None = None,
+    ) -> None:
+        """Commit a load in one transaction: the load, its parts (with their geographic level), its
+        findings (warnings of an accepted file), its measure ledger, its commune moves and its event."""
+        import json
+
         fault("before-commit")
         self.con.execute("BEGIN TRANSACTION")
         try:
@@ -324,11 +393,30 @@ class Warehouse:
             self.con.execute(
                 f"INSERT INTO loads ({cols}) VALUES ({', '.join('?' for _ in load)})", list(load.values())
             )
+            lid = load["load_id"]
             for p in parts:
                 self.con.execute(
-                    "INSERT INTO load_parts (load_id, source, table_name, year, path, n_rows) VALUES (?, ?, ?, ?, ?, ?)",
-                    [load["load_id"], p["source"], p["table_name"], p["year"], p["path"], p["n_rows"]],
+                    "INSERT INTO load_parts (load_id, source, table_name, year, path, n_rows, geo_level) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [lid, p["source"], p["table_name"], p["year"], p["path"], p["n_rows"], p.get("geo_level")],
                 )
+            for i, f in enumerate(findings or []):
+                self.con.execute(
+                    "INSERT INTO load_findings VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [lid, i, f["code"], f["severity"], f.get("sheet"), f.get("row"), f.get("column"), f.get("value"), f["message"]],
+                )
+            for f in ledger or []:
+                self.con.execute(
+                    "INSERT INTO load_ledger VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    [lid, f["table"], f["measure"], f["read"], json.dumps(f["set_aside"], ensure_ascii=False), f["stored"] or 0.0,
+                     f.get("derived") or None],
+                )  # fmt: skip
+            for m in moves or []:
+                for table in m.get("tables") or [m["table"]]:  # the rows of one sheet may go to several tables
+                    self.con.execute(
+                        "INSERT INTO load_moves VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        [lid, table, m["old_code"], m["new_code"], m.get("old_zone"), m.get("new_zone"), m["rows"],
+                         json.dumps(m.get("counts", {}), ensure_ascii=False)],
+                    )  # fmt: skip
             self.con.execute(
                 "INSERT INTO events (event_id, kind, load_id, created_at, user_name, note) VALUES (?, 'load', ?, ?, ?, ?)",
                 [self.next_id("events", "event_id"), load["load_id"], load["created_at"], load.get("user_name"), load.get("note")],
@@ -411,6 +499,11 @@ def open_warehouse(
 ) -> Iterator[Warehouse]:
     """Open the warehouse. ``write=True`` takes the exclusive lock and creates it if needed."""
     root = resolve_path(path)
+    if root.exists() and not root.is_dir():
+        raise WarehouseError(
+            f"« {root} » est un fichier, pas un dossier : --warehouse (ou PRST_WAREHOUSE) doit nommer le dossier de l'entrepôt.",
+            hint="Indiquez un dossier existant ou à créer, par exemple --warehouse ./warehouse.",
+        )
     db = root / DB_NAME
     create = write if create is None else create
     if not db.exists():
@@ -439,6 +532,12 @@ def open_warehouse(
                 if not readme.exists():
                     readme.write_text(_README, encoding="utf-8")
             wh = Warehouse(root, con, writable=write)
+            if not write and wh.format_version() > MIGRATIONS[-1].version:
+                raise WarehouseError(
+                    f"L'entrepôt « {root} » est au format {wh.format_version()}, plus récent que celui de cette version "
+                    f"de prst ({MIGRATIONS[-1].version}) : il ne peut pas être lu sans risque d'erreur.",
+                    hint="Mettez prst à jour (pip install -U prst-etl).",
+                )
             if not write and wh.format_version() < MIGRATIONS[-1].version:
                 # an older warehouse: reading it needs its migrations, which only a writer applies
                 con.close()

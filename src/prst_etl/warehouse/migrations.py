@@ -135,6 +135,73 @@ def _m3(con: duckdb.DuckDBPyConnection) -> None:
     con.execute("CREATE TABLE release_loads (name VARCHAR NOT NULL, load_id INTEGER NOT NULL, PRIMARY KEY (name, load_id))")
 
 
+@migration(4, "load_parts.geo_level; findings, ledger and commune moves of each load")
+def _m4(con: duckdb.DuckDBPyConnection) -> None:
+    import polars as pl
+
+    con.execute("ALTER TABLE load_parts ADD COLUMN geo_level VARCHAR")
+    # Backfill: the geographic level of each existing part, read once from its file
+    # (one workbook may give sheets at different levels, so it is per part, not per load).
+    db = con.execute("SELECT path FROM duckdb_databases() WHERE database_name = current_database()").fetchall()
+    root = Path(db[0][0]).parent if db and db[0][0] else None
+    parts = con.execute("SELECT load_id, table_name, year, path FROM load_parts").fetchall()
+    for load_id, table, year, rel in parts:
+        path = None if root is None else root / rel
+        if path is None or not path.exists():
+            continue  # a missing file keeps a null level: readers fall back to the file, and say so if it is gone
+        levels = pl.scan_parquet(path).select(pl.col("geo_level").unique()).collect()["geo_level"].to_list()
+        if len(levels) == 1:
+            con.execute(
+                "UPDATE load_parts SET geo_level = ? WHERE load_id = ? AND table_name = ? AND year = ?",
+                [levels[0], load_id, table, year],
+            )
+    con.execute(
+        """
+        CREATE TABLE load_findings (
+            load_id INTEGER NOT NULL,
+            seq INTEGER NOT NULL,
+            code VARCHAR NOT NULL,
+            severity VARCHAR NOT NULL,
+            sheet VARCHAR,
+            file_row INTEGER,
+            file_column VARCHAR,
+            cell_value VARCHAR,
+            message VARCHAR NOT NULL,
+            PRIMARY KEY (load_id, seq)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE load_ledger (
+            load_id INTEGER NOT NULL,
+            table_name VARCHAR NOT NULL,
+            measure VARCHAR NOT NULL,
+            amount_read DOUBLE NOT NULL,
+            set_aside VARCHAR NOT NULL,     -- JSON: {reason: amount}
+            amount_stored DOUBLE NOT NULL,
+            derived VARCHAR,
+            PRIMARY KEY (load_id, table_name, measure)
+        )
+        """
+    )
+    con.execute(
+        """
+        CREATE TABLE load_moves (
+            load_id INTEGER NOT NULL,
+            table_name VARCHAR NOT NULL,
+            old_code VARCHAR NOT NULL,
+            new_code VARCHAR NOT NULL,
+            old_zone VARCHAR,
+            new_zone VARCHAR,
+            n_rows BIGINT NOT NULL,
+            counts VARCHAR NOT NULL,        -- JSON: {measure: amount moved}
+            PRIMARY KEY (load_id, table_name, old_code)
+        )
+        """
+    )
+
+
 def _init_or_migrate(con: duckdb.DuckDBPyConnection, root: Path) -> None:
     con.execute("CREATE TABLE IF NOT EXISTS prst_meta (key VARCHAR PRIMARY KEY, value VARCHAR)")
     con.execute(

@@ -17,7 +17,7 @@ from prst_etl import reference
 from prst_etl.model.codes import TOTAL
 from prst_etl.model.facts import status_col
 from prst_etl.sources.base import Extraction
-from prst_etl.sources.tabular import DERIVED_PREFIX, KEY_PREFIX, Derived, RawCheck
+from prst_etl.sources.tabular import DERIVED_PREFIX, KEY_PREFIX, Context, Derived, RawCheck
 
 OUTSIDE = "communes hors Occitanie (fichier national)"
 
@@ -123,12 +123,14 @@ def given_total_checks(dim_key: str, group_keys: list[str], columns: list[str], 
     return checks
 
 
-def drop_given_totals(raw: pl.DataFrame, dim_keys: list[str], out: Extraction) -> pl.DataFrame:
-    """Leave out the checked total rows (``_T`` in one of ``dim_keys``) and count them."""
+def drop_given_totals(raw: pl.DataFrame, dim_keys: list[str], out: Extraction, ctx: Context) -> pl.DataFrame:
+    """Leave out the checked total rows (``_T`` in one of ``dim_keys``): counted as rows, and
+    what they give set aside in the ledger."""
     mask = raw.select(pl.any_horizontal([pl.col(d) == TOTAL for d in dim_keys]).fill_null(False).alias("m"))["m"]
     n = int(mask.sum())
     if n:
         label = "lignes de total de la source (contrôlées, non stockées)"
+        ctx.set_aside(out, raw.filter(mask), label)
         out.stats.rows_skipped += n
         out.stats.rows_kept -= n
         out.stats.skipped_detail[label] = out.stats.skipped_detail.get(label, 0) + n

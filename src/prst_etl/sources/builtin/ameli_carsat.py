@@ -12,12 +12,21 @@ families is added so that the families add up to ``at_1er_reglement``.
 *Trajet* (layout ``trajet``): the same layout for commuting accidents, table ``trajet``.
 
 *MP* (layout ``mp``): one row per CTN × NAF × MP tableau × syndrome. The disease counts
-go to table ``mp`` (dimensions ``ctn, mp_tableau, mp_syndrome, cause_family``). The
+go to table ``mp`` (dimensions ``ctn, mp_tableau, mp_syndrome, mp_psy, cause_family``). The
 employees, hours and establishments of a CTN × NAF are *repeated* on each of its
 tableau × syndrome rows: they are checked to be identical there (``inconsistent-effectifs``)
-and stored once per CTN × NAF in table ``mp_effectifs`` — never summed across rows.
+and stored once per CTN × NAF in table ``mp_effectifs`` — never summed across rows (the
+ledger says how much the repetition adds). A CTN × NAF with no disease has one row with an
+empty tableau and syndrome: its employees go to ``mp_effectifs``, nothing to ``mp``.
 ``cause_family`` partitions the rows through a crosswalk kept as data
-(``sources/ameli-mp/familles-causes.toml``, see :mod:`prst_etl.sources.causes`).
+(``sources/ameli-mp/familles-causes.toml``, see :mod:`prst_etl.sources.causes`);
+``mp_psy`` is the kind of psychic disorder the column « Top MP psy alinéa 7 » names
+(dépression, anxiété et stress, autre; ``_Z`` for a disease that is not one).
+
+A NAF code that is not a NAF rév. 2 sub-class (the 2024 MP workbook has three) is, for
+these sources, a warning (``schemas/findings.toml``): the row goes to the unknown sector ``_U``.
+Rows that fall on the same cell once old commune codes are mapped to the current COG are
+added up (for the effectifs: once per old commune's CTN × NAF, then added up).
 """
 
 from __future__ import annotations
@@ -34,7 +43,8 @@ from prst_etl.sources.mapping import Mapping
 from prst_etl.sources.readers import IssueFactory
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, Pivot, TableSpec
-from prst_etl.sources.causes import crosswalk, flag_expr, tableau_code_expr
+from prst_etl.errors import severity_of
+from prst_etl.sources.causes import NOT_APPLICABLE, crosswalk, flag_expr, kind_expr, tableau_code_expr
 from prst_etl.sources.tabular import (
     DERIVED_PREFIX,
     KEY_PREFIX,
@@ -43,8 +53,9 @@ from prst_etl.sources.tabular import (
     RawCheck,
     TabularSource,
     measure_checks,
+    merge_cells,
     parse_measure,
-    sum_cells,
+    record_zone_moves,
 )
 
 AT_MEASURES = (
@@ -156,10 +167,12 @@ AT_TABLE = TableSpec(
 TRAJET_TABLE = TableSpec("trajet", "Accidents de trajet (salariés, heures, accidents)", TRAJET_MEASURES, ("ctn",))
 MP_TABLE = TableSpec(
     "mp",
-    "Maladies professionnelles par tableau, syndrome et famille de cause",
+    "Maladies professionnelles par tableau, syndrome, type d'affection psychique et famille de cause",
     MP_MEASURES,
-    ("ctn", "mp_tableau", "mp_syndrome", "cause_family"),
+    ("ctn", "mp_tableau", "mp_syndrome", "mp_psy", "cause_family"),
 )
+EFFECTIFS_ONCE = "répétés sur chaque ligne tableau × syndrome d'un même CTN × NAF, comptés une fois"
+"""Ledger reason of the repeated effectifs of the MP layout."""
 MP_EFFECTIFS_TABLE = TableSpec(
     "mp_effectifs",
     "Effectifs du fichier MP (salariés, heures, établissements), une fois par CTN × NAF",
@@ -167,6 +180,9 @@ MP_EFFECTIFS_TABLE = TableSpec(
     ("ctn",),
 )
 LAYOUT_TABLES = {"at": ("at",), "trajet": ("trajet",), "mp": ("mp", "mp_effectifs")}
+HEADLINE = {"at": ("salaries", "at_1er_reglement"), "trajet": ("trajet_salaries", "trajet_1er_reglement"), "mp": ("mp_1er_reglement",)}
+"""Counts a report shows for rows that move to another zone d'emploi (the effectifs of the MP
+layout are repeated on its rows: summing them would say nothing)."""
 
 
 class AtWorkbook(TabularSource):
@@ -213,7 +229,10 @@ class AtWorkbook(TabularSource):
         if self.layout_of(ctx) == "mp":
             keys.append(Derived(KEY_PREFIX + "tableau", "tableau", tableau_code_expr))
             keys.append(Derived(KEY_PREFIX + "syndrome", "syndrome", _clean_syndrome))
-            keys += [Derived(DERIVED_PREFIX + f, f, flag_expr) for f in MP_FLAGS if ctx.has(f)]
+            keys += [Derived(DERIVED_PREFIX + f, f, flag_expr) for f in MP_FLAGS if ctx.has(f) and f != "top_psy"]
+            if ctx.has("top_psy"):
+                kinds = {str(k): str(v) for k, v in ctx.mapping.options.get("psy_kinds", {}).items()}
+                keys.append(Derived(KEY_PREFIX + "psy", "top_psy", lambda e, kinds=kinds: kind_expr(e, kinds)))
         return keys
 
     # -- rules ------------------------------------------------------------------------
@@ -232,7 +251,10 @@ class AtWorkbook(TabularSource):
                 "unknown-naf",
                 "naf",
                 pl.col("naf").is_null() | pl.col(DERIVED_PREFIX + "a38").is_not_null() | (k("naf") == sectors.UNKNOWN),
-                lambda v: f"« {v} » n'est pas une sous-classe de la NAF rév. 2 (ex. 0111Z ou 01.11Z ; xxxxx si inconnue).",
+                (lambda v: f"« {v} » n'est pas une sous-classe de la NAF rév. 2 : la ligne est comptée dans le secteur "
+                 "inconnu (_U), comme les lignes « xxxxx ».")
+                if severity_of("unknown-naf", self.id) == "warning"
+                else (lambda v: f"« {v} » n'est pas une sous-classe de la NAF rév. 2 (ex. 0111Z ou 01.11Z ; xxxxx si inconnue)."),
             ),
         ]
         x = lambda name: pl.col(DERIVED_PREFIX + name)  # noqa: E731
@@ -245,7 +267,6 @@ class AtWorkbook(TabularSource):
                     "naf38",
                     a38.is_null() | given.is_null() | (given == a38),
                     lambda v: f"Le code NAF38 « {v} » ne correspond pas à la sous-classe NAF de la ligne (nomenclature Insee).",
-                    severity="warning",
                 )
             )
         if ctx.has("naf2"):
@@ -256,7 +277,6 @@ class AtWorkbook(TabularSource):
                     "naf2",
                     a88.is_null() | given.is_null() | (given == a88),
                     lambda v: f"Le code NAF2 « {v} » ne correspond pas à la division de la sous-classe NAF de la ligne.",
-                    severity="warning",
                 )
             )
         checks += self.geo_checks(ctx)
@@ -289,7 +309,13 @@ class AtWorkbook(TabularSource):
     def mp_checks(self, ctx: Context) -> list[RawCheck]:
         """Rules of the MP layout: tableau, flags, « dont » parts, effectifs repeated identically."""
         checks = [
-            RawCheck("missing-key", "tableau", pl.col("tableau").is_not_null(), lambda v: "Code du tableau de MP manquant."),
+            RawCheck(
+                "missing-key",
+                "tableau",
+                pl.col("tableau").is_not_null() | self._no_disease(ctx),
+                lambda v: "Code du tableau de MP manquant sur une ligne qui compte des maladies professionnelles "
+                "(une ligne sans tableau ni syndrome ne donne que les effectifs d'un CTN × NAF sans MP).",
+            ),
             RawCheck(
                 "unknown-mp-tableau",
                 "tableau",
@@ -297,8 +323,19 @@ class AtWorkbook(TabularSource):
                 lambda v: f"« {v} » n'est pas un tableau de maladie professionnelle (ex. 057A, 57, 30 bis, Hors tableau).",
             ),
         ]
+        if ctx.has("top_psy"):
+            header = ctx.mapping.column("top_psy").headers[0]
+            kinds = ", ".join(dict.fromkeys(ctx.mapping.options.get("psy_kinds", {})))
+            checks.append(
+                RawCheck(
+                    "invalid-flag",
+                    "top_psy",
+                    pl.col("top_psy").is_null() | pl.col(KEY_PREFIX + "psy").is_not_null(),
+                    lambda v, h=header, kn=kinds: f"« {v} » dans « {h} » : type d'affection psychique attendu ({kn}) ou case vide.",
+                )
+            )
         for f in MP_FLAGS:
-            if ctx.has(f):
+            if ctx.has(f) and f != "top_psy":
                 header = ctx.mapping.column(f).headers[0]
                 checks.append(
                     RawCheck(
@@ -353,6 +390,31 @@ class AtWorkbook(TabularSource):
             )
         return checks
 
+    def _no_disease(self, ctx: Context) -> pl.Expr:
+        """A row that counts no occupational disease (every MP count zero or empty, no sign)."""
+        cols = [c for c in ctx.mapping.by_role("measure") if c.table == "mp" and ctx.has(c.name)]
+        if not cols:
+            return pl.lit(True)
+        return pl.all_horizontal(
+            [(pl.col(f"_v_{c.name}").fill_null(0.0) == 0) & pl.col(f"_s_{c.name}").is_null() for c in cols]
+        )
+
+    # -- ledger -----------------------------------------------------------------------
+    def read_amounts(self, ctx: Context) -> dict[tuple[str, str], pl.Expr]:
+        out = super().read_amounts(ctx)
+        if self.layout_of(ctx) == "at":
+            total_col = self._column_of(ctx.mapping, "at_1er_reglement")
+            families = [c for c in self._family_columns(ctx.mapping) if ctx.has(c.name)]
+            if total_col is not None and ctx.has(total_col.name) and families:
+                total = parse_measure(total_col, ctx.mapping)[0]
+                values = [parse_measure(c, ctx.mapping)[0] for c in families]
+                known = pl.all_horizontal([v.is_not_null() for v in [total, *values]])
+                out[("at", REMAINDER)] = pl.when(known).then(total - pl.sum_horizontal(values)).otherwise(0.0)
+        return out
+
+    def derived_measures(self) -> dict[str, str]:
+        return {REMAINDER: "AT en 1er règlement − somme des familles de risque du fichier"}
+
     def _key_names(self, ctx: Context) -> set[str]:
         return {d.name for d in self.key_columns(ctx)}
 
@@ -391,33 +453,43 @@ class AtWorkbook(TabularSource):
 
     def normalise(self, raw: pl.DataFrame, ctx: Context, out: Extraction):
         df, level, coverage = self.geo_keys(raw, ctx)
+        if level == "commune":
+            counts = {}
+            for m in HEADLINE[self.layout_of(ctx)]:
+                col = self._column_of(ctx.mapping, m)
+                if col is not None and ctx.has(col.name):
+                    counts[m] = parse_measure(col, ctx.mapping)[0].fill_null(0.0)
+            record_zone_moves(out, ctx, df, LAYOUT_TABLES[self.layout_of(ctx)], counts)
         keys = df.select(
             pl.lit(ctx.year, dtype=pl.Int32).alias("year"),
             "geo_level",
             "geo_code",
             pl.lit("naf732").alias("sector_level"),
-            pl.col(KEY_PREFIX + "naf").alias("sector_code"),
+            # a code outside NAF rév. 2 (kept with a warning) counts in the unknown sector
+            pl.when(pl.col(DERIVED_PREFIX + "a38").is_not_null())
+            .then(pl.col(KEY_PREFIX + "naf"))
+            .otherwise(pl.lit(UNKNOWN))
+            .alias("sector_code"),
             (pl.col(KEY_PREFIX + "sex") if ctx.has("sexe") else pl.lit(TOTAL)).alias("sex"),
             (pl.col(KEY_PREFIX + "age") if ctx.has("tranche_age") else pl.lit(TOTAL)).alias("age_band"),
             pl.col(KEY_PREFIX + "ctn").alias("ctn"),
         )
         layout = self.layout_of(ctx)
         if layout == "mp":
-            tables = self._normalise_mp(df, keys, ctx)
+            tables = self._normalise_mp(df, keys, ctx, out)
         elif layout == "trajet":
             tables = {"trajet": pl.concat([keys, df.select(self._measure_exprs(TRAJET_TABLE, ctx))], how="horizontal")}
         else:
             tables = {"at": self._normalise_at(df, keys, ctx)}
 
-        # Rows that fall on the same cell (old commune codes merged since) are added up
+        # Rows that fall on the same cell (old commune codes merged since, codes outside the NAF
+        # counted in _U) are added up
         for name, table in tables.items():
             spec = self.table(name)
             dims = list(keys.columns) + [d for d in spec.extra_dims if d not in keys.columns]
-            if table.select(pl.struct(dims).is_duplicated().any()).item():
-                summed = sum_cells(table, dims, spec.measure_ids)
-                if name in LAYOUT_TABLES[layout][:1]:
-                    out.stats.rows_merged += table.height - summed.height
-                tables[name] = summed
+            tables[name], merged = merge_cells(table, dims, spec.measure_ids, out, name)
+            if name in LAYOUT_TABLES[layout][:1]:
+                out.stats.rows_merged += merged
         return tables, level, coverage
 
     def _measure_exprs(self, spec: TableSpec, ctx: Context, skip: tuple[str, ...] = ()) -> list[pl.Expr]:
@@ -445,21 +517,33 @@ class AtWorkbook(TabularSource):
             pl.when(~known).then(pl.min_horizontal(signs)).cast(STATUS_DTYPE).alias(status_col(REMAINDER)),
         ).select(keys.columns + [c for m in spec.measure_ids for c in (m, status_col(m))])
 
-    def _normalise_mp(self, df: pl.DataFrame, keys: pl.DataFrame, ctx: Context) -> dict[str, pl.DataFrame]:
+    def _normalise_mp(self, df: pl.DataFrame, keys: pl.DataFrame, ctx: Context, out: Extraction) -> dict[str, pl.DataFrame]:
         code = pl.col(KEY_PREFIX + "tableau")
-        flags = {f: pl.col(DERIVED_PREFIX + f).fill_null(False) for f in MP_FLAGS if ctx.has(f)}  # empty cell: no
+        psy = pl.col(KEY_PREFIX + "psy").fill_null(NOT_APPLICABLE) if ctx.has("top_psy") else pl.lit(NOT_APPLICABLE)
+        flags = {f: pl.col(DERIVED_PREFIX + f).fill_null(False) for f in MP_FLAGS if ctx.has(f) and f != "top_psy"}  # empty: no
+        flags["top_psy"] = psy != NOT_APPLICABLE  # a psychic disorder of any kind
         families = crosswalk(CROSSWALK_SOURCE)
         mp_dims = df.select(
             code.alias("mp_tableau"),
             pl.col(KEY_PREFIX + "syndrome").fill_null(UNKNOWN).alias("mp_syndrome"),
+            psy.alias("mp_psy"),
             families.expr(code, flags).alias("cause_family"),
         )
         mp = pl.concat([keys, mp_dims, df.select(self._measure_exprs(MP_TABLE, ctx))], how="horizontal")
-        # Effectifs: once per CTN × NAF (the raw rules checked they are the same on all its rows)
-        cells = keys.columns
-        first = pl.concat([keys, df.select(self._measure_exprs(MP_EFFECTIFS_TABLE, ctx))], how="horizontal")
-        effectifs = first.unique(subset=cells, keep="first", maintain_order=True)
-        return {"mp": mp, "mp_effectifs": effectifs}
+        # a CTN × NAF without any disease (empty tableau: checked to count none) gives its effectifs only
+        mp = mp.filter(df[KEY_PREFIX + "tableau"].is_not_null())
+
+        # Effectifs: once per CTN × NAF of the file (the raw rules checked they are the same on all
+        # its rows), i.e. per cell as written — old commune codes of one merged commune are then added
+        written = [c for c in (KEY_PREFIX + k for k in ("geo", "sex", "age", "ctn", "naf")) if c in df.columns]
+        measures = MP_EFFECTIFS_TABLE.measure_ids
+        every = pl.concat([keys, df.select(written), df.select(self._measure_exprs(MP_EFFECTIFS_TABLE, ctx))], how="horizontal")
+        once = every.unique(subset=written, keep="first", maintain_order=True)
+        repeated = every.select([pl.col(m).sum() for m in measures]).row(0)
+        counted = once.select([pl.col(m).sum() for m in measures]).row(0)
+        for m, a, b in zip(measures, repeated, counted):
+            out.ledger.set_aside("mp_effectifs", m, EFFECTIFS_ONCE, float(a or 0.0) - float(b or 0.0))
+        return {"mp": mp, "mp_effectifs": once.drop(written)}
 
 
 def _clean_syndrome(expr: pl.Expr) -> pl.Expr:

@@ -162,7 +162,7 @@ class DaresAccords(TabularSource):
         return checks
 
     def normalise(self, raw: pl.DataFrame, ctx: Context, out: Extraction):
-        raw = drop_given_totals(raw, [KEY_PREFIX + "size", KEY_PREFIX + "a38"], out)
+        raw = drop_given_totals(raw, [KEY_PREFIX + "size", KEY_PREFIX + "a38"], out, ctx)
         mapping = ctx.mapping
         exprs = []
         for m in ("accords", "entreprises_couvertes"):

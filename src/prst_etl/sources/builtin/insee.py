@@ -33,7 +33,7 @@ from prst_etl.model.codes import (
     sex_expr,
 )
 from prst_etl.errors import UnknownName
-from prst_etl.model.facts import drop_empty_status, fact_schema, status_col
+from prst_etl.model.facts import drop_empty_status, status_col
 from prst_etl.sources.mapping import ColumnSpec, Mapping
 from prst_etl.sources.readers import ROW, IssueFactory, Sheet, find_header, norm_header, norm_header_expr, open_table_file
 from prst_etl.sources import register_source
@@ -58,8 +58,9 @@ from prst_etl.sources.tabular import (
     add_derived,
     measure_checks,
     parse_counts,
+    merge_cells,
     parse_measure,
-    sum_cells,
+    record_zone_moves,
 )
 
 
@@ -68,6 +69,8 @@ def clean_code(expr: pl.Expr) -> pl.Expr:
     s = expr.cast(pl.String).str.strip_chars().str.replace(r"^(\d+)\.0*$", "${1}").str.to_uppercase()
     return pl.when(s.str.contains(r"^\d$")).then(s.str.zfill(2)).otherwise(s)
 
+
+SUM_REASON = "ajouté à une case sans valeur (s, nd…) en sommant les lignes d'une même case (commune × sexe × tranche d'âge)"
 
 # --------------------------------------------------------------------------------------
 # Census detailed tables
@@ -189,10 +192,21 @@ class InseeRp(TabularSource):
             expr &= pl.col(KEY_PREFIX + var).is_in([str(v) for v in values])
         return expr
 
+    # -- ledger -----------------------------------------------------------------------
+    def read_amounts(self, ctx: Context) -> dict[tuple[str, str], pl.Expr]:
+        """Each measure is NB summed over the rows of its modalities (mapping option ``measures``)."""
+        nb = parse_measure(ctx.mapping.column("nb"), ctx.mapping, alias="nb")[0].fill_null(0.0)
+        measures = ctx.mapping.options.get("measures", {})
+        return {
+            ("rp", m): pl.when(self._where((measures.get(m) or {}).get("where", {}))).then(nb).otherwise(0.0)
+            for m in self.table("rp").measure_ids
+        }
+
     # -- normalisation ----------------------------------------------------------------
     def normalise(self, raw: pl.DataFrame, ctx: Context, out: Extraction):
         df, coverage, merged = commune_geo(raw)
         nb_value, nb_status = parse_measure(ctx.mapping.column("nb"), ctx.mapping, alias="nb")
+        record_zone_moves(out, ctx, df, "rp", {"population": self.read_amounts(ctx)[("rp", "population")]})
         measures = ctx.mapping.options.get("measures", {})
         spec = self.table("rp")
         exprs: list[pl.Expr] = []
@@ -209,7 +223,8 @@ class InseeRp(TabularSource):
             *exprs,
         )
         dims = ["year", "geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band"]
-        facts = sum_cells(facts, dims, spec.measure_ids).with_columns(
+        facts, _ = merge_cells(facts, dims, spec.measure_ids, out, "rp", reason=SUM_REASON)
+        facts = facts.with_columns(
             [pl.col(status_col(m)).cast(STATUS_DTYPE) for m in spec.measure_ids]
         )
         out.stats.rows_merged = merged
@@ -331,18 +346,30 @@ class InseeEstimations(TabularSource):
             return out
 
         facts = drop_empty_status(self._facts(raw, layout, provisional))
-        spec = self.table("estimations")
-        try:
-            fact_schema(spec, facts.columns).validate(facts, lazy=True)
-        except pa.errors.SchemaErrors as exc:
-            for row in exc.failure_cases.head(20).iter_rows(named=True):
-                issue("invalid-fact", f"Table estimations, colonne {row['column']}, règle {row['check']} : {row['failure_case']}")
+        self._account(raw, layout, out)
         out.tables = {"estimations": facts}
         out.years = sorted(years)
         out.geo_level = "departement"
         out.coverage = ["FR"]
         out.stats.rows_kept = int((raw["_kind"] == "dep").sum())
         return out
+
+    def _account(self, raw: pl.DataFrame, layout: _Layout, out: Extraction) -> None:
+        """Ledger: every count cell of the file is read; what the facts leave out is the file's
+        own totals (« Total » and « Ensemble » columns, subtotal rows), checked, not stored."""
+        m = "population_estimee"
+        value = lambda c: pl.col(f"_v_{c}").fill_null(0.0)  # noqa: E731
+        detail = [layout.name(g, b) for g in layout.groups.values() if g != TOTAL for b in layout.bands]
+        totals_col = [c for c in layout.columns if c not in detail]
+        dep = pl.col("_kind") == "dep"
+        sums = raw.select(
+            pl.sum_horizontal([value(c) for c in layout.columns]).sum().alias("read"),
+            pl.when(dep).then(pl.sum_horizontal([value(c) for c in totals_col])).otherwise(0.0).sum().alias("cols"),
+            pl.when(~dep).then(pl.sum_horizontal([value(c) for c in layout.columns])).otherwise(0.0).sum().alias("rows"),
+        ).row(0, named=True)
+        out.ledger.read("estimations", m, sums["read"])
+        out.ledger.set_aside("estimations", m, "colonnes « Total » et « Ensemble » du fichier (contrôlées, non stockées)", sums["cols"])
+        out.ledger.set_aside("estimations", m, "lignes de total du fichier (contrôlées, non stockées)", sums["rows"])
 
     # -- reading ----------------------------------------------------------------------
     def _provisional_from_notes(self, wb: Any, sheets: list[str], layout: _Layout) -> set[int]:

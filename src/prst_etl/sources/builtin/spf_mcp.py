@@ -101,7 +101,6 @@ class SpfMcp(TabularSource):
                     col,
                     pl.col(col).is_null() | given.is_not_null() | sign.is_not_null(),
                     lambda v: f"« {v} » n'est pas un pourcentage lisible : il n'est pas contrôlé.",
-                    severity="warning",
                 ),
                 RawCheck(
                     "rate-mismatch",
@@ -109,7 +108,6 @@ class SpfMcp(TabularSource):
                     given.is_null() | computed.is_null() | (den == 0) | ((given - computed).abs() <= tol),
                     lambda v, n=label, d=den_label: f"La prévalence {v} % ne vaut pas « {n} » / « {d} » × 100 "
                     "(valeur recalculée par prst ; la colonne n'est pas stockée).",
-                    severity="warning",
                 ),
             ]
         return checks

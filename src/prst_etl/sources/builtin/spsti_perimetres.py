@@ -20,6 +20,7 @@ from prst_etl.model.codes import TOTAL
 from prst_etl.model.text import norm_header_expr
 from prst_etl.sources import register_source
 from prst_etl.sources.base import Extraction, Measure, TableSpec
+from prst_etl.sources.readers import ROW
 from prst_etl.sources.tabular import DERIVED_PREFIX, KEY_PREFIX, Context, Derived, RawCheck, TabularSource
 
 OPEN_END = "9999-12-31"
@@ -72,6 +73,10 @@ class SpstiPerimetres(TabularSource):
             ("spsti", "spsti_nom", "champ", "date_debut", "date_fin"),
         ),
     )
+
+    def read_amounts(self, ctx: Context) -> dict[tuple[str, str], pl.Expr]:
+        """Each row of the file is one membership (measure ``membre`` = 1)."""
+        return {("perimetres", "membre"): pl.col(ROW).is_not_null().cast(pl.Float64)}
 
     def key_columns(self, ctx: Context) -> list[Derived]:
         keys = [
@@ -142,6 +147,10 @@ class SpstiPerimetres(TabularSource):
         n = df.height
         df = df.unique(maintain_order=True)
         out.stats.rows_merged = n - df.height
+        out.ledger.set_aside(
+            "perimetres", "membre", "anciens codes d'une même commune fusionnée dans un même périmètre (appartenance comptée une fois)",
+            float(n - df.height),
+        )
         deps = geography.normalise_communes(df["geo_code"])["departement"]
         return {"perimetres": df}, "commune", sorted(deps.unique().drop_nulls().to_list())
 

@@ -44,8 +44,9 @@ from prst_etl.sources.tabular import (
     RawCheck,
     TabularSource,
     measure_checks,
+    merge_cells,
     parse_measure,
-    sum_cells,
+    record_zone_moves,
 )
 
 YEAR = "{année}"
@@ -201,9 +202,12 @@ class UrssafExtract(TabularSource):
     # -- normalisation ----------------------------------------------------------------
     def normalise(self, raw: pl.DataFrame, ctx: Context, out: Extraction):
         if self.size_column:
-            raw = drop_given_totals(raw, [KEY_PREFIX + "size"], out)
+            raw = drop_given_totals(raw, [KEY_PREFIX + "size"], out, ctx)
         df, coverage, merged = commune_geo(raw)
         spec = self.tables[0]
+        counts = {f"{c.measure} {year_of(c)}": parse_measure(c, ctx.mapping)[0].fill_null(0.0)
+                  for c in ctx.mapping.by_role("measure") if ctx.has(c.name) and year_of(c) in self.years_of(ctx)}  # fmt: skip
+        record_zone_moves(out, ctx, df, spec.name, counts)
         extra = [pl.col(KEY_PREFIX + "size").alias("size_band")] if self.size_column else []
         parts = []
         for year in self.years_of(ctx):
@@ -225,9 +229,14 @@ class UrssafExtract(TabularSource):
                 )
             )
         facts = pl.concat(parts, how="vertical")
+        # the year columns --year leaves out are read, not stored
+        kept = set(self.years_of(ctx))
+        for c in ctx.mapping.by_role("measure"):
+            if ctx.has(c.name) and year_of(c) not in kept:
+                amount = df.select(parse_measure(c, ctx.mapping)[0].sum()).item() or 0.0
+                out.ledger.set_aside(spec.name, c.measure, f"colonnes des autres années du fichier (--year {ctx.year})", amount)
         dims = ["year", "geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band", *spec.extra_dims]
-        if merged:
-            facts = sum_cells(facts, dims, spec.measure_ids)
+        facts, _ = merge_cells(facts, dims, spec.measure_ids, out, spec.name)
         out.stats.rows_merged = merged
         return {spec.name: facts}, "commune", coverage
 

@@ -14,7 +14,7 @@ from prst_etl.pipeline.ingest import ingest as ingest_lib
 
 COMMANDS = [["ingest"], ["aggregate"], ["export"], ["indicators"], ["indicators", "show"], ["sources"], ["sources", "show"],
             ["sources", "template"], ["loads"], ["loads", "revert"], ["diff-years"], ["release", "create"], ["release", "list"],
-            ["release", "show"], ["publish"], ["demo"]]
+            ["release", "show"], ["publish"], ["portrait"], ["chiffres-cles"], ["tableau-de-bord"], ["site"], ["demo"]]
 
 
 @pytest.mark.parametrize("cmd", COMMANDS, ids=" ".join)
@@ -87,7 +87,8 @@ def test_loads_lists_what_was_ingested(cli, wh) -> None:  # type: ignore[no-unty
 def test_help_of_the_app_lists_every_command(cli) -> None:  # type: ignore[no-untyped-def]
     text = cli("--help").stdout
     registered = {c.name for c in app.registered_commands} | {g.name for g in app.registered_groups}
-    assert registered == {"ingest", "aggregate", "export", "diff-years", "indicators", "sources", "loads", "release", "publish", "demo"}
+    assert registered == {"ingest", "aggregate", "export", "diff-years", "indicators", "sources", "loads", "release", "publish", "demo",
+                          "portrait", "chiffres-cles", "tableau-de-bord", "site"}
     for name in registered:
         assert name in text
 

@@ -37,6 +37,13 @@ def test_wheel_contains_the_data_folders(wheel: Path) -> None:
         "prst_etl/reference/PROVENANCE.md",
         "prst_etl/demo/data/carsat-mp_2024_communes.xlsx",
         "prst_etl/demo/PROVENANCE.md",
+        "prst_etl/publish/templates/portrait.html",
+        "prst_etl/publish/templates/_macros.html",
+        "prst_etl/publish/static/prst.css",
+        "prst_etl/publish/geo/departements-occitanie.geojson",
+        "prst_etl/publish/geo/ze2020-occitanie.geojson",
+        "prst_etl/publish/geo/PROVENANCE.md",
+        "prst_etl/_data/schemas/publications/portrait.toml",
     ):
         assert expected in names, expected
     # every mapping and contract of the repository is shipped

@@ -23,6 +23,10 @@ from prst_etl.cli import aggregate as _aggregate
 from prst_etl.cli import demo as _demo
 from prst_etl.cli import diff as _diff
 from prst_etl.cli import indicators as _indicators
+from prst_etl.cli import chiffres_cles as _chiffres_cles
+from prst_etl.cli import portrait as _portrait
+from prst_etl.cli import site as _site
+from prst_etl.cli import tableau_de_bord as _tableau_de_bord
 
 app = typer.Typer(
     name="prst",
@@ -60,6 +64,10 @@ app.add_typer(_sources.app, name="sources")
 app.add_typer(_loads.app, name="loads")
 app.add_typer(_release.app, name="release")
 app.command("publish")(_publish.publish)
+app.command("portrait")(_portrait.portrait)
+app.command("chiffres-cles")(_chiffres_cles.chiffres_cles)
+app.command("tableau-de-bord")(_tableau_de_bord.tableau_de_bord)
+app.command("site")(_site.site)
 app.command("demo")(_demo.demo)
 
 

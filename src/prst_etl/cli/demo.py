@@ -14,11 +14,14 @@ from prst_etl.console import out, render_report
 def demo(
     warehouse: WarehouseOpt = None,
     reset: Annotated[bool, typer.Option("--reset/--no-reset", help="Repartir d'un entrepôt vide.")] = True,
+    site: Annotated[bool, typer.Option("--site/--no-site", help="Finir par le site des publications (prst site --no-pdf).")] = True,
 ) -> None:
     """Construit l'entrepôt de démonstration à partir des fichiers d'exemple livrés avec prst
     (2023 et 2024), l'agrège, exporte les indicateurs à chaque niveau (France, région,
     département, zone d'emploi, SPSTI sous secret statistique ; communes en « diffusion
-    restreinte »), puis compare 2023 et 2024 (prst diff-years).
+    restreinte »), compare 2023 et 2024 (prst diff-years), puis construit le site des
+    publications (portraits de territoire, chiffres clés, tableau de bord, cartes) et affiche
+    le chemin de sa page d'accueil.
 
     Exemple : prst demo  (puis : prst loads ; prst export --level departement --format csv)
     """
@@ -27,7 +30,7 @@ def demo(
     from prst_etl.cli.diff import diff_years
     from prst_etl.warehouse import resolve_path
 
-    for step in run_demo(warehouse, reset=reset):
+    for step in run_demo(warehouse, reset=reset, site=site):
         if isinstance(step, str):
             out.print(step)
         elif isinstance(step, tuple):

@@ -54,7 +54,7 @@ def data_dir() -> Path:
     return Path(str(resources.files("prst_etl.demo") / "data"))
 
 
-def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iterator[str | Report | tuple]:
+def run_demo(warehouse: Path | str | None = None, *, reset: bool = True, site: bool = True) -> Iterator[str | Report | tuple]:
     """Ingest the demo files, aggregate, export, compare two years; yields what to show as it goes
     (text, ingest reports, and ``("diff", y1, y2)`` for the comparison the CLI prints)."""
     root = resolve_path(warehouse)
@@ -76,6 +76,16 @@ def run_demo(warehouse: Path | str | None = None, *, reset: bool = True) -> Iter
     yield "\n[bold]prst diff-years 2023 2024 --level region --sector-level ensemble[/bold]"
     yield ("diff", 2023, 2024)
     yield (
-        "\nTerminé. Pour aller plus loin : « prst loads », « prst sources show carsat-mp », "
-        "« prst indicators », « prst export --level departement --sector-level a38 --format csv »."
+        "\nPour aller plus loin : « prst loads », « prst sources show carsat-mp », « prst indicators », "
+        "« prst export --level departement --sector-level a38 --format csv », « prst portrait --level zone-emploi --code 7612 »."
     )
+    if site:
+        from prst_etl.publish import build_site
+
+        # HTML only, to keep the demo short: « prst site » also writes the PDF of every document
+        yield "\n[bold]prst site --no-pdf[/bold] (portraits, chiffres clés, tableau de bord, cartes ; « prst site » ajoute les PDF)"
+        res = build_site(None, warehouse=root, pdf=False)
+        for note in res.notes:
+            yield f"  remarque : {note}"
+        yield f"{len(res.files)} fichiers, {res.stats.get('portraits', 0)} portraits, en {res.seconds:.0f} s."
+        yield f"\nTerminé. Page d'accueil du site (à ouvrir dans un navigateur) : {res.home}"

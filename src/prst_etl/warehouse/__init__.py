@@ -653,7 +653,8 @@ def open_warehouse(
             lock.release()
 
 
-PRST_ENTRIES = (DB_NAME, DB_NAME + ".wal", "facts", "aggregates", "secret", "catalogue", "exports", "README.txt", LOCK_NAME)
+PRST_ENTRIES = (DB_NAME, DB_NAME + ".wal", "facts", "aggregates", "secret", "catalogue", "exports", "publish", "publications",
+               "site", "README.txt", LOCK_NAME)
 """What prst writes in a warehouse folder (anything else there is left alone)."""
 
 

@@ -23,7 +23,7 @@ The script checks the totals against the generated cells.
 
 Each step runs in its own process; the script reports its wall time and peak memory (max RSS).
 
-    python benchmarks/bench_publish.py [--density 0.18] [--keep]
+    python benchmarks/bench_release.py [--density 0.18] [--keep]
 
 POSIX only (per-process peak memory from ``os.wait4``).
 """

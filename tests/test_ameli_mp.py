@@ -262,3 +262,24 @@ def test_mp_rates_use_the_effectifs_counted_once(cli, tmp_path) -> None:  # type
     tms = tot("mp_1er_reglement", cause="tms").item()
     assert tot("mp_if", cause="tms").item() == pytest.approx(tms / sal * 10000)
     assert tot("part_mp_cause", cause="tms").item() == pytest.approx(tms / mp * 100)
+
+
+def test_a_part_stored_before_the_psy_dimension_still_aggregates_and_exports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A warehouse written before the MP table gained ``mp_psy`` (issue 11): its parts lack the
+    column; they did not break the kind of psychic disorder down, so they read as ``_T``."""
+    from prst_etl import aggregate, export, ingest, open_warehouse
+
+    wh = tmp_path / "warehouse"
+    assert ingest("ameli-mp", SAMPLE, warehouse=wh).outcome == "loaded"
+    with open_warehouse(wh) as w:
+        part = w.abs(w.current_parts().filter(pl.col("table_name") == "mp")["path"].item())
+    old = pl.read_parquet(part)
+    assert "mp_psy" in old.columns
+    total = old["mp_1er_reglement"].sum()
+    old.drop("mp_psy").write_parquet(part)  # the part as an older prst wrote it
+    assert aggregate(wh).computed
+    res = export("france", warehouse=wh, secret=False, sector_levels=["ensemble"])
+    out = pl.read_parquet(res.path).filter(pl.col("indicator") == "mp_1er_reglement")
+    assert set(out["mp_psy"]) == {"_T"}
+    all_cells = out.filter(pl.all_horizontal([pl.col(c) == "_T" for c in ("ctn", "cause_family", "mp_tableau", "mp_syndrome", "sex", "age_band") if c in out.columns]))
+    assert all_cells["value"].sum() == total

@@ -156,8 +156,18 @@ def drop_empty_status(df: pl.DataFrame) -> pl.DataFrame:
     return df.drop(empty)
 
 
+def with_missing_dims(lf: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
+    """Add, as ``_T``, the source dimensions a stored table lacks: a part written before the
+    source gained a dimension (e.g. ``mp_psy`` of the MP tables) did not break it down."""
+    names = set(lf.collect_schema().names())
+    missing = [d for d in spec.extra_dims if d not in names]
+    return lf.with_columns([pl.lit(TOTAL).alias(d) for d in missing]) if missing else lf
+
+
 def with_status_columns(lf: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
-    """Add the status columns a stored table omits (all null: no sign was written)."""
+    """Add the status columns a stored table omits (all null: no sign was written), and the
+    source dimensions it lacks (see :func:`with_missing_dims`)."""
+    lf = with_missing_dims(lf, spec)
     names = set(lf.collect_schema().names())
     missing = [status_col(m) for m in spec.measure_ids if status_col(m) not in names]
     return lf.with_columns([pl.lit(None, dtype=STATUS_DTYPE).alias(c) for c in missing]) if missing else lf

@@ -34,7 +34,7 @@ import polars as pl
 
 from prst_etl.reference import sectors
 from prst_etl.model.codes import TOTAL, age_rollup
-from prst_etl.model.facts import KEY_COLUMNS
+from prst_etl.model.facts import KEY_COLUMNS, with_missing_dims
 from prst_etl.model.levels import GEO_TARGETS
 from prst_etl.reference.territories import PERIMETER_SOURCE, geo_map, section_f_codes, spsti_map, territory_departements  # noqa: F401
 from prst_etl.model.rollup import add_totals, sum_cells
@@ -187,7 +187,7 @@ def cube(
     dims = list(KEY_COLUMNS) + list(spec.extra_dims)
     measures = spec.measure_ids
     # status columns only where the provider wrote signs (the others are summed plainly)
-    lf = facts.drop("load_id", strict=False)
+    lf = with_missing_dims(facts.drop("load_id", strict=False), spec)
     if meta is None:
         meta = part_meta(lf)
     codes = meta["geo_code"][0]

@@ -12,7 +12,7 @@ from pathlib import Path
 
 PKG = Path(__file__).resolve().parents[1] / "src" / "prst_etl"
 RANK = {
-    "errors": 0, "report": 0, "resources": 0, "console": 0,
+    "errors": 0, "report": 0, "resources": 0, "console": 0, "_lazy": 0,
     "model": 1, "reference": 2, "secrecy": 2, "sources": 3, "warehouse": 3, "contracts": 4,
     "pipeline": 4, "publish": 5, "demo": 6, "cli": 7, "__main__": 8, "__init__": 8,
 }  # fmt: skip
@@ -105,3 +105,24 @@ def test_the_public_api_is_importable_by_name() -> None:
     for name in ("ingest", "aggregate", "export", "diff", "open_warehouse", "Source", "register_source"):
         assert callable(getattr(prst_etl, name)), name
     assert prst_etl.ingest.__module__ == "prst_etl.pipeline.ingest"
+
+
+def test_listing_commands_do_not_load_polars() -> None:
+    """``prst sources`` and ``prst --help`` list plugins without reading a table: polars (and
+    typer's rich help module, for a command that shows no help) stay unloaded."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "sys.argv = ['prst', 'sources']\n"
+        "from prst_etl.cli import main\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "pl = sys.modules.get('polars')\n"
+        "print(type(pl).__name__ if pl is not None else 'absent', 'typer.rich_utils' in sys.modules)\n"
+    )
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
+                         env={**__import__("os").environ, "PRST_NO_PLUGINS": "1"})  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    last = res.stdout.strip().splitlines()[-1]
+    assert last.split() in (["_LazyModule", "False"], ["absent", "False"]), last

@@ -9,7 +9,10 @@ is built; the library (``prst_etl``) itself never needs it.
 
 from __future__ import annotations
 
+import importlib.abc
+import importlib.util
 import re
+import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -85,13 +88,52 @@ def install() -> None:
     if _installed:
         return
     _installed = True
-    from rich.markup import escape
-
     import typer.core as tcore
-    import typer.rich_utils as ru
-    from typer import _click
     from typer._click import core as ccore
     from typer._click import formatting
+
+    _after_import("typer.rich_utils", _french_rich_utils)
+
+    # The help option of every command, and « Usage: » in help screens
+    original_help: Callable[..., Any] = ccore.Command.get_help_option
+
+    def get_help_option(self: Any, ctx: Any) -> Any:
+        opt = original_help(self, ctx)
+        if opt is not None:
+            opt.help = "Affiche cette aide et quitte."
+        return opt
+
+    ccore.Command.get_help_option = get_help_option  # type: ignore[method-assign]
+    original_usage = formatting.HelpFormatter.write_usage
+
+    def write_usage(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:
+        original_usage(self, prog, args, "Utilisation : " if prefix is None else prefix)
+
+    formatting.HelpFormatter.write_usage = write_usage  # type: ignore[method-assign]
+
+    # No type shown for a flag (``--json``), French names for the others
+    original_type = tcore.TyperOption.display_type_rich
+
+    def display_type_rich(self: Any, ctx: Any) -> str | None:
+        if getattr(self, "is_flag", False) or getattr(self, "is_bool_flag", False):
+            return None
+        shown = original_type(self, ctx)
+        return _french_type(shown)
+
+    tcore.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    original_arg_type = tcore.TyperArgument.display_type_rich
+
+    def arg_display_type_rich(self: Any, ctx: Any) -> str | None:
+        return _french_type(original_arg_type(self, ctx))
+
+    tcore.TyperArgument.display_type_rich = arg_display_type_rich  # type: ignore[method-assign]
+
+
+def _french_rich_utils(ru: Any) -> None:
+    """Panel titles and the error panel of ``typer.rich_utils`` in French (once it is imported)."""
+    from rich.markup import escape
+
+    from typer import _click
 
     ru.ARGUMENTS_PANEL_TITLE = "Arguments"
     ru.OPTIONS_PANEL_TITLE = "Options"
@@ -128,40 +170,43 @@ def install() -> None:
 
     ru.rich_format_error = format_error
 
-    # The help option of every command, and « Usage: » in help screens
-    original_help: Callable[..., Any] = ccore.Command.get_help_option
 
-    def get_help_option(self: Any, ctx: Any) -> Any:
-        opt = original_help(self, ctx)
-        if opt is not None:
-            opt.help = "Affiche cette aide et quitte."
-        return opt
+class _AfterImport(importlib.abc.MetaPathFinder):
+    """Runs ``patch(module)`` right after ``name`` is first imported.
 
-    ccore.Command.get_help_option = get_help_option  # type: ignore[method-assign]
-    original_usage = formatting.HelpFormatter.write_usage
+    ``typer.rich_utils`` (and rich's markdown it pulls in) costs about 0.1 s: commands that
+    show no help screen and no usage error never import it, so it is translated only when
+    typer needs it."""
 
-    def write_usage(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:
-        original_usage(self, prog, args, "Utilisation : " if prefix is None else prefix)
+    def __init__(self, name: str, patch: Callable[[Any], None]) -> None:
+        self.name, self.patch = name, patch
 
-    formatting.HelpFormatter.write_usage = write_usage  # type: ignore[method-assign]
-
-    # No type shown for a flag (``--json``), French names for the others
-    original_type = tcore.TyperOption.display_type_rich
-
-    def display_type_rich(self: Any, ctx: Any) -> str | None:
-        if getattr(self, "is_flag", False) or getattr(self, "is_bool_flag", False):
+    def find_spec(self, fullname: str, path: Any = None, target: Any = None) -> Any:
+        if fullname != self.name:
             return None
-        shown = original_type(self, ctx)
-        return _french_type(shown)
+        sys.meta_path.remove(self)
+        spec = importlib.util.find_spec(fullname)
+        if spec is None or spec.loader is None:
+            return spec
+        loader, patch = spec.loader, self.patch
 
-    tcore.TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
-    original_arg_type = tcore.TyperArgument.display_type_rich
+        class _Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
 
-    def arg_display_type_rich(self: Any, ctx: Any) -> str | None:
-        return _french_type(original_arg_type(self, ctx))
+            def exec_module(self, module: Any) -> None:
+                loader.exec_module(module)
+                patch(module)
 
-    tcore.TyperArgument.display_type_rich = arg_display_type_rich  # type: ignore[method-assign]
+        spec.loader = _Loader()
+        return spec
 
+
+def _after_import(name: str, patch: Callable[[Any], None]) -> None:
+    if name in sys.modules:
+        patch(sys.modules[name])
+    else:
+        sys.meta_path.insert(0, _AfterImport(name, patch))
 
 def _french_type(shown: str | None) -> str | None:
     if shown is None:

@@ -9,9 +9,10 @@ is computed from the bounds, never listed by hand.
 from __future__ import annotations
 
 import re
+from functools import cache
 from typing import Literal
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.model.text import norm_header_expr
 
@@ -42,7 +43,14 @@ zero, Insee convention): its value is 0 and the sign is kept; ``p`` (provisional
 its value; ``s``, ``nd`` and ``///`` have no value."""
 NO_VALUE = (STATUS_SECRET, STATUS_NA, STATUS_ABSENT)
 """Signs meaning « no number »: a sum or a rate that includes such a cell has none either."""
-STATUS_DTYPE = pl.Enum(list(STATUSES))
+
+
+@cache
+def status_dtype() -> pl.Enum:
+    """The polars type of a status column: an enum of :data:`STATUSES` (built on first use)."""
+    return pl.Enum(list(STATUSES))
+
+
 SECRET = "secret"
 """Status of a published cell hidden by the primary secrecy (a rule of ``schemas/secret.toml``)."""
 SECONDARY = "secret-secondaire"

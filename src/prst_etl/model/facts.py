@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 if TYPE_CHECKING:  # pandera is imported when a contract is built, not by ``prst --help``
     import pandera.polars as pa
 
-from prst_etl.model.codes import NO_VALUE, SEXES, STATUS_DTYPE, STATUSES, TOTAL
+from prst_etl.model.codes import status_dtype, NO_VALUE, SEXES, STATUSES, TOTAL
 
 from prst_etl.model.levels import GEO_LEVELS, SECTOR_LEVELS, SECTOR_TOTAL_LEVEL, GeoLevel  # noqa: F401 (re-exported)
 
@@ -131,7 +131,7 @@ def fact_schema(spec: TableSpec, present: list[str] | None = None) -> pa.DataFra
         # without a status column every value is a number
         columns[m] = pa.Column(pl.Float64, checks=pa.Check.ge(0), nullable=has_status)
         if has_status:
-            columns[st] = pa.Column(STATUS_DTYPE, nullable=True, required=present_set is None)
+            columns[st] = pa.Column(nullable=True, required=present_set is None)
             # a value is null exactly when the sign says there is no number
             no_number = pl.col(st).is_in(NO_VALUE).fill_null(False)
             consistent.append(pl.col(m).is_null() == no_number)
@@ -170,14 +170,14 @@ def with_status_columns(lf: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
     lf = with_missing_dims(lf, spec)
     names = set(lf.collect_schema().names())
     missing = [status_col(m) for m in spec.measure_ids if status_col(m) not in names]
-    return lf.with_columns([pl.lit(None, dtype=STATUS_DTYPE).alias(c) for c in missing]) if missing else lf
+    return lf.with_columns([pl.lit(None, dtype=status_dtype()).alias(c) for c in missing]) if missing else lf
 
 
 def empty_frame(spec: TableSpec) -> pl.DataFrame:
     schema: dict[str, pl.DataType] = {"year": pl.Int32()}
     for c in fact_columns(spec)[1:]:
         if c.endswith(STATUS_SUFFIX):
-            schema[c] = STATUS_DTYPE
+            schema[c] = status_dtype()
         elif c in spec.measure_ids:
             schema[c] = pl.Float64()
         else:

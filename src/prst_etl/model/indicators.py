@@ -12,7 +12,7 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl.model.codes import NO_VALUE, STATUS_ABSENT, STATUS_DTYPE
+from prst_etl.model.codes import status_dtype, NO_VALUE, STATUS_ABSENT
 from prst_etl.errors import UnknownName
 from prst_etl.model.facts import status_col
 from prst_etl.resources import data_dir
@@ -109,7 +109,7 @@ def rate_columns(ind: Indicator) -> list[pl.Expr]:
         .when(missing_d)
         .then(dst)
         .when(den == 0)
-        .then(pl.lit(STATUS_ABSENT, dtype=STATUS_DTYPE))
+        .then(pl.lit(STATUS_ABSENT, dtype=status_dtype()))
         .otherwise(None)
     )
     return [value.alias(ind.id), status.alias(status_col(ind.id))]

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
-from prst_etl.model.codes import NO_VALUE, STATUS_DTYPE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
+from prst_etl.model.codes import status_dtype, NO_VALUE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
 from prst_etl.model.facts import status_col
 
 
@@ -38,9 +38,9 @@ def sum_cells(df: pl.LazyFrame | pl.DataFrame, dims: Sequence[str], measures: Se
             pl.when(missing.any())
             .then(pl.col(st).filter(missing).min())
             .when((pl.col(st) == STATUS_PROVISIONAL).any())
-            .then(pl.lit(STATUS_PROVISIONAL, dtype=STATUS_DTYPE))
+            .then(pl.lit(STATUS_PROVISIONAL, dtype=status_dtype()))
             .when(pl.col(st).is_not_null().all() & (pl.col(st) == STATUS_ZERO).all())
-            .then(pl.lit(STATUS_ZERO, dtype=STATUS_DTYPE))
+            .then(pl.lit(STATUS_ZERO, dtype=status_dtype()))
             .otherwise(None)
             .alias(st)
         )

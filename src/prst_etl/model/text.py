@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 _SPACES = re.compile(r"\s+")
 

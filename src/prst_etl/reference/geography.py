@@ -12,7 +12,7 @@ from __future__ import annotations
 from functools import cache
 from typing import Literal
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl import reference
 

@@ -10,7 +10,7 @@ CTN and risk codes are separate classifications, not NAF levels.
 from __future__ import annotations
 
 from functools import cache
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl import reference
 

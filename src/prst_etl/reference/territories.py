@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from datetime import date
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl import reference
 from prst_etl.reference import geography, sectors

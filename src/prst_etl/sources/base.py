@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import ClassVar
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.errors import Issue, Stats
 from prst_etl.model.facts import Measure, Pivot, TableSpec  # noqa: F401 (part of the plugin API)

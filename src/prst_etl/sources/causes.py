@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.model.text import norm_header_expr
 from prst_etl.resources import data_dir

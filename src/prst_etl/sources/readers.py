@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.errors import Issue, severity_of
 from prst_etl.model.text import norm_header, norm_header_expr  # noqa: F401 (re-exported)

@@ -30,10 +30,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.model.codes import (
-    STATUS_DTYPE,
+    status_dtype,
     STATUS_ZERO,
     number_expr,
     sign_expr,
@@ -943,7 +943,7 @@ def parse_measure(spec: ColumnSpec, mapping: Mapping, alias: str | None = None) 
         .then(0.0 if mapping.empty_means_zero else None)
         .otherwise(value)
     )
-    return out.alias(name), sign.cast(STATUS_DTYPE).alias(status_col(name))
+    return out.alias(name), sign.cast(status_dtype()).alias(status_col(name))
 
 
 def norm_text(v: object) -> str:

@@ -40,7 +40,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl import __version__
 from prst_etl.errors import PrstError, WarehouseBusy, WarehouseError

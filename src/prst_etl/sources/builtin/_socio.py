@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from functools import cache
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl import reference

@@ -33,11 +33,11 @@ from __future__ import annotations
 
 from functools import cache
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography, sectors
 from prst_etl import reference
-from prst_etl.model.codes import STATUS_DTYPE, STATUS_ZERO, TOTAL, UNKNOWN, age_band_expr, age_label, sex_expr
+from prst_etl.model.codes import status_dtype, STATUS_ZERO, TOTAL, UNKNOWN, age_band_expr, age_label, sex_expr
 from prst_etl.model.facts import status_col
 from prst_etl.sources.mapping import Mapping
 from prst_etl.sources.readers import IssueFactory
@@ -500,7 +500,7 @@ class AtWorkbook(TabularSource):
             if col is not None and ctx.has(col.name):
                 exprs += list(parse_measure(col, ctx.mapping))
             elif m not in skip:
-                exprs += [pl.lit(None, dtype=pl.Float64).alias(m), pl.lit("nd", dtype=STATUS_DTYPE).alias(status_col(m))]
+                exprs += [pl.lit(None, dtype=pl.Float64).alias(m), pl.lit("nd", dtype=status_dtype()).alias(status_col(m))]
         return exprs
 
     def _normalise_at(self, df: pl.DataFrame, keys: pl.DataFrame, ctx: Context) -> pl.DataFrame:
@@ -514,7 +514,7 @@ class AtWorkbook(TabularSource):
         signs = [pl.when(pl.col(status_col(m)) != STATUS_ZERO).then(pl.col(status_col(m))) for m in [total, *families]]
         return at.with_columns(
             pl.when(known).then(pl.col(total) - pl.sum_horizontal(families)).alias(REMAINDER),
-            pl.when(~known).then(pl.min_horizontal(signs)).cast(STATUS_DTYPE).alias(status_col(REMAINDER)),
+            pl.when(~known).then(pl.min_horizontal(signs)).cast(status_dtype()).alias(status_col(REMAINDER)),
         ).select(keys.columns + [c for m in spec.measure_ids for c in (m, status_col(m))])
 
     def _normalise_mp(self, df: pl.DataFrame, keys: pl.DataFrame, ctx: Context, out: Extraction) -> dict[str, pl.DataFrame]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl import reference
 from prst_etl.model.codes import TOTAL, norm_header_expr, size_band_expr

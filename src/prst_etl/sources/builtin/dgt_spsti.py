@@ -16,7 +16,7 @@ version 2025, not new code.
 
 from __future__ import annotations
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl.model.codes import TOTAL

@@ -20,11 +20,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.model.codes import (
     SEX_LABELS,
-    STATUS_DTYPE,
+    status_dtype,
     STATUS_PROVISIONAL,
     STATUS_ZERO,
     TOTAL,
@@ -225,7 +225,7 @@ class InseeRp(TabularSource):
         dims = ["year", "geo_level", "geo_code", "sector_level", "sector_code", "sex", "age_band"]
         facts, _ = merge_cells(facts, dims, spec.measure_ids, out, "rp", reason=SUM_REASON)
         facts = facts.with_columns(
-            [pl.col(status_col(m)).cast(STATUS_DTYPE) for m in spec.measure_ids]
+            [pl.col(status_col(m)).cast(status_dtype()) for m in spec.measure_ids]
         )
         out.stats.rows_merged = merged
         return {"rp": facts}, "commune", coverage
@@ -621,7 +621,7 @@ class InseeEstimations(TabularSource):
                         pl.lit(g).alias("sex"),
                         pl.lit(b).alias("age_band"),
                         pl.when(sign == STATUS_ZERO).then(0.0).when(sign.is_not_null() | empty).then(None).otherwise(value).alias(m),
-                        status.cast(STATUS_DTYPE).alias(status_col(m)),
+                        status.cast(status_dtype()).alias(status_col(m)),
                     )
                 )
         return pl.concat(parts, how="vertical").sort("year", "geo_code", "sex", "age_band")

@@ -16,7 +16,7 @@ interprofessional and BTP perimeters overlap.
 
 from __future__ import annotations
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl.sources import register_source

@@ -19,11 +19,11 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl import reference
-from prst_etl.model.codes import STATUS_DTYPE, TOTAL, age_band_expr, sex_expr
+from prst_etl.model.codes import status_dtype, TOTAL, age_band_expr, sex_expr
 from prst_etl.model.facts import SECTOR_TOTAL_LEVEL, status_col
 from prst_etl.sources.readers import norm_header, norm_header_expr
 from prst_etl.resources import data_dir
@@ -199,7 +199,7 @@ class Msa(TabularSource):
             if col is not None and ctx.has(col.name):
                 exprs += list(parse_measure(col, ctx.mapping))
             else:
-                exprs += [pl.lit(None, dtype=pl.Float64).alias(m), pl.lit("nd", dtype=STATUS_DTYPE).alias(status_col(m))]
+                exprs += [pl.lit(None, dtype=pl.Float64).alias(m), pl.lit("nd", dtype=status_dtype()).alias(status_col(m))]
         table = pl.concat([keys, raw.select(exprs)], how="horizontal")  # cells are unique (raw key check)
         coverage = sorted(keys["geo_code"].unique().drop_nulls().to_list())
         return {spec.name: table}, "departement", coverage

@@ -16,7 +16,7 @@ a source is never stored as a count).
 
 from __future__ import annotations
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl.model.codes import TOTAL, number_expr, sign_expr

@@ -13,7 +13,7 @@ validated, versioned and superseded like any load; ``aggregate`` reads it.
 from __future__ import annotations
 
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl.model.codes import TOTAL

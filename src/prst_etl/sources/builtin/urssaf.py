@@ -19,7 +19,7 @@ from dataclasses import replace
 from functools import cache
 from pathlib import Path
 
-import polars as pl
+from prst_etl._lazy import polars as pl
 
 from prst_etl import reference
 from prst_etl.reference import sectors

@@ -246,8 +246,6 @@ class TabularSource(Source):
         issue: IssueFactory,
     ) -> None:
         """Read, validate and normalise one table (one sheet); add its fact tables to ``out``."""
-        import pandera.polars as pa
-
         start = len(issue.issues)
         sheet_name = sh.name if wb.kind == "excel" else None
         if out.mapping is None:

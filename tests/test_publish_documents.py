@@ -303,7 +303,7 @@ def test_tableau_de_bord_and_chiffres_cles(pub_wh: Path, tmp_path: Path) -> None
     cc = build_chiffres_cles(warehouse=pub_wh, baseline=2021, formats=["html", "pdf"], output=tmp_path).files
     import pypdf
 
-    assert 1 <= len(pypdf.PdfReader(cc[1]).pages) <= 6
+    assert 1 <= len(pypdf.PdfReader(cc[1]).pages) <= 4  # a short document: 2-4 pages on the demo warehouse
     assert "Depuis 2023" in cc[0].read_text(encoding="utf-8")
 
 

@@ -35,6 +35,19 @@ def test_help_screens_are_in_french(cli, args) -> None:  # type: ignore[no-untyp
     for english in ("Show this message and exit", "<bool>", "Usage:", "[env var:", "[default:", "Commands"):
         assert english not in r.stdout, english
     assert "Affiche cette aide et quitte." in r.stdout and "Utilisation : prst" in r.stdout
+    assert "COMMAND " not in r.stdout and "[ARGS]" not in r.stdout  # the usage line's placeholders too
+
+
+def test_help_paragraphs_are_not_cut_at_the_docstring_width() -> None:
+    """A docstring wrapped at 100 columns is shown as paragraphs the terminal wraps."""
+    env = {**os.environ, "COLUMNS": "250"}
+    p = subprocess.run([sys.executable, "-m", "prst_etl", "ingest", "--help"], env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    text = " ".join(p.stdout.split())
+    assert "(feuille, ligne, colonne, valeur, règle) ; un fichier refusé n'écrit rien." in text
+    line = next(x for x in p.stdout.splitlines() if "Tous les problèmes du fichier" in x)
+    assert "un fichier refusé n'écrit rien" in line  # on the same line, not cut after « règle) ; »
+    assert "prst ingest carsat-mp carsat_mp_2024.xlsx" in p.stdout  # examples kept as written
 
 
 def test_piped_output_is_not_wrapped_at_80_columns(tmp_path) -> None:

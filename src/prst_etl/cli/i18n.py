@@ -79,6 +79,31 @@ def _french_usage(usage: str) -> str:
     return re.sub(r"^(\s*)Usage: ", r"\1Utilisation : ", usage)
 
 
+USAGE_WORDS = {"[OPTIONS]": "[OPTIONS]", "COMMAND": "COMMANDE", "[ARGS]...": "[ARGUMENTS]..."}
+"""The placeholders of a usage line (``prst [OPTIONS] COMMAND [ARGS]...``) in French."""
+
+
+def french_usage_args(args: str) -> str:
+    """``[OPTIONS] COMMAND [ARGS]...`` → ``[OPTIONS] COMMANDE [ARGUMENTS]...``."""
+    return " ".join(USAGE_WORDS.get(w, w) for w in args.split(" "))
+
+
+def reflow(text: str) -> str:
+    """A docstring's paragraphs as single lines (the terminal wraps them); indented lines and
+    lists (examples, ``- item``) are kept as written."""
+    import inspect
+
+    paras = re.split(r"\n[ \t]*\n", inspect.cleandoc(text))
+    out = []
+    for p in paras:
+        lines = p.split("\n")
+        if any(line.startswith((" ", "-", "•", "*")) for line in lines):
+            out.append(p)
+        else:
+            out.append(" ".join(line.strip() for line in lines))
+    return "\n\n".join(out)
+
+
 _installed = False
 
 
@@ -107,7 +132,7 @@ def install() -> None:
     original_usage = formatting.HelpFormatter.write_usage
 
     def write_usage(self: Any, prog: str, args: str = "", prefix: str | None = None) -> None:
-        original_usage(self, prog, args, "Utilisation : " if prefix is None else prefix)
+        original_usage(self, prog, french_usage_args(args), "Utilisation : " if prefix is None else prefix)
 
     formatting.HelpFormatter.write_usage = write_usage  # type: ignore[method-assign]
 
@@ -169,6 +194,17 @@ def _french_rich_utils(ru: Any) -> None:
         )
 
     ru.rich_format_error = format_error
+
+    # Help texts are written as docstrings wrapped at 100 columns: shown as paragraphs that the
+    # terminal wraps, not as lines cut in the middle of a sentence
+    original_help_screen = ru.rich_format_help
+
+    def rich_format_help(*, obj: Any, ctx: Any, markup_mode: Any) -> None:
+        if getattr(obj, "help", None):
+            obj.help = reflow(obj.help)
+        return original_help_screen(obj=obj, ctx=ctx, markup_mode=markup_mode)
+
+    ru.rich_format_help = rich_format_help
 
 
 class _AfterImport(importlib.abc.MetaPathFinder):

@@ -56,6 +56,12 @@ def test_every_sheet_is_read(carsat_mp) -> None:  # type: ignore[no-untyped-def]
     assert rep["stats"]["rows_kept"] == rep["stats"]["rows_read"]
 
 
+def test_the_load_names_the_mapping_of_every_sheet(carsat_mp) -> None:  # type: ignore[no-untyped-def]
+    _, wh, _ = carsat_mp
+    load = Cli().json("loads", "-w", wh)[0]
+    assert load["mapping_version"] == "2024, trajet-2024, mp-2024"  # each sheet's, as --mapping names them
+
+
 @pytest.mark.parametrize("measure", sorted(TRAJET))
 def test_trajet_sheet_totals(carsat_mp, measure) -> None:  # type: ignore[no-untyped-def]
     _, wh, sheets = carsat_mp

@@ -213,7 +213,7 @@ def ingest(
                 "load_id": load_id,
                 "source": source_id,
                 "plugin_version": source.plugin_version,
-                "mapping_version": ext.mapping.version if ext.mapping else None,
+                "mapping_version": ", ".join(ext.mapping_versions) or (ext.mapping.version if ext.mapping else None),
                 "file_name": path.name,
                 "file_size": path.stat().st_size,
                 "sha256": sha,

@@ -124,6 +124,9 @@ class Extraction:
     source_id: str
     mapping: Mapping | None
     tables: dict[str, pl.DataFrame] = field(default_factory=dict)
+    mapping_versions: list[str] = field(default_factory=list)
+    """The mapping of every table read (:attr:`Mapping.name`, what ``--mapping`` accepts), in file order:
+    a workbook's sheets may each have their own (``trajet-2024``, ``mp-2024``)."""
     years: list[int] = field(default_factory=list)
     geo_level: str = ""
     coverage: list[str] = field(default_factory=list)

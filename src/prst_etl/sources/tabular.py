@@ -250,6 +250,8 @@ class TabularSource(Source):
         sheet_name = sh.name if wb.kind == "excel" else None
         if out.mapping is None:
             out.mapping, out.sheet, out.header_row = mapping, sheet_name, header.excel_row
+        if mapping.name not in out.mapping_versions:
+            out.mapping_versions.append(mapping.name)
         issue.sheet = sheet_name
         present = list(header.columns.values())
         if not self._check_columns(mapping, header, sh, issue):

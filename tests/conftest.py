@@ -35,27 +35,22 @@ class Cli:
         self.runner = CliRunner()
 
     def __call__(self, *args: object, env: dict[str, str] | None = None):  # type: ignore[no-untyped-def]
-        argv = [str(a) for a in args]
-        restricted = None
-        if argv and argv[0] in ("export", "diff-years") and "--secret" not in argv and "--no-secret" not in argv:
-            # Most tests check the arithmetic of the warehouse: they read exports without statistical
-            # secrecy (tests/test_secret.py checks secrecy). Such a file carries « diffusion-restreinte »
-            # in its name: it is moved back to the path the test asked for.
-            argv.append("--no-secret")
-            for flag in ("-o", "--output"):
-                if flag in argv:
-                    restricted = Path(argv[argv.index(flag) + 1])
-        argv = [a for a in argv if a != "--secret"]
-        result = self.runner.invoke(app, argv, env=env, catch_exceptions=False)
-        if restricted is not None:
-            marked = restricted.with_name(f"{restricted.stem}_diffusion-restreinte{restricted.suffix}")
-            if marked.exists():
-                marked.replace(restricted)
-        return result
+        """Run ``prst`` with these arguments, as typed: an ``export`` or ``diff-years`` applies statistical
+        secrecy unless the test passes ``--no-secret`` itself (then the file carries « diffusion-restreinte »
+        in its name: see :func:`restricted`)."""
+        return self.runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
 
     def json(self, *args: object) -> object:
         r = self(*args, "--json")
         return json.loads(r.stdout)
+
+
+def restricted(path: Path) -> Path:
+    """The name an export without secrecy (``--no-secret``) is written under: a test that passes
+    ``-o restricted(tmp_path / "x.parquet")`` reads the file at the path it gave."""
+    from prst_etl.pipeline.write import restricted_name
+
+    return restricted_name(path)
 
 
 @pytest.fixture

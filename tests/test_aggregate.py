@@ -8,7 +8,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import CARSAT, FIXTURES
+from conftest import CARSAT, FIXTURES, restricted
 from prst_etl.testing import samples
 from prst_etl.warehouse import open_warehouse
 
@@ -24,9 +24,9 @@ def agg_rows(wh) -> list[tuple]:  # type: ignore[no-untyped-def]
 
 
 def export(cli, wh, level, out, *extra) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    r = cli("export", "--level", level, "-w", wh, "-o", out, *extra)
+    r = cli("export", "--level", level, "-w", wh, "-o", out, "--no-secret", *extra)
     assert r.exit_code == 0, r.stdout + r.stderr
-    return pl.read_parquet(out)
+    return pl.read_parquet(restricted(out))
 
 
 def totals(df: pl.DataFrame, indicator: str) -> pl.DataFrame:
@@ -80,9 +80,9 @@ def test_export_brings_stale_aggregates_up_to_date(cli, wh, tmp_path) -> None:  
     assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx", "-w", wh).exit_code == 0
     assert cli("aggregate", "-w", wh).exit_code == 0
     assert cli("ingest", "carsat-lr", _lr_file(tmp_path), "-w", wh).exit_code == 0
-    r = cli("export", "-l", "region", "-w", wh, "-o", tmp_path / "r.parquet")
+    r = cli("export", "-l", "region", "-w", wh, "-o", tmp_path / "r.parquet", "--no-secret")
     assert r.exit_code == 0 and "Agrégats mis à jour d'abord" in r.stderr
-    r = cli("export", "-l", "region", "-w", wh, "-o", tmp_path / "r.parquet")
+    r = cli("export", "-l", "region", "-w", wh, "-o", tmp_path / "r.parquet", "--no-secret")
     assert "mis à jour" not in r.stderr
 
 
@@ -149,12 +149,13 @@ def test_perimeter_valid_that_year(cli, wh, tmp_path) -> None:  # type: ignore[n
 def test_nothing_derived_downwards(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
     assert cli("ingest", "carsat-lr", _lr_file(tmp_path), "-w", wh).exit_code == 0
     for level in ("commune", "zone-emploi"):
-        r = cli("export", "-l", level, "-w", wh, "-o", tmp_path / f"{level}.parquet")
+        out = restricted(tmp_path / f"{level}.parquet")
+        r = cli("export", "-l", level, "-w", wh, "-o", out, "--no-secret")
         assert r.exit_code == 0 and "ne peut pas en être déduit" in r.stderr
-        assert pl.read_parquet(tmp_path / f"{level}.parquet").height == 0
+        assert pl.read_parquet(out).height == 0
     # and a regional source gives no France total
-    r = cli("export", "-l", "france", "-w", wh, "-o", tmp_path / "fr.parquet")
-    assert "pas de total France" in r.stderr and pl.read_parquet(tmp_path / "fr.parquet").height == 0
+    r = cli("export", "-l", "france", "-w", wh, "-o", restricted(tmp_path / "fr.parquet"), "--no-secret")
+    assert "pas de total France" in r.stderr and pl.read_parquet(restricted(tmp_path / "fr.parquet")).height == 0
 
 
 def test_rates_ci_and_significance(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]

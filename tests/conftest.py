@@ -14,7 +14,14 @@ os.environ["PRST_NO_PROGRESS"] = "1"
 os.environ["COLUMNS"] = "250"  # rich tables on one line, so that tests can read them
 os.environ.pop("PRST_WAREHOUSE", None)
 
+from hypothesis import HealthCheck, settings  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
+
+# Property tests: no deadline (a shared or loaded machine made a 200 ms deadline fail), modest example
+# counts, no example database written into the working copy. HYPOTHESIS_PROFILE=thorough for more.
+settings.register_profile("prst", deadline=None, max_examples=30, database=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("thorough", parent=settings.get_profile("prst"), max_examples=300)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "prst"))
 
 from prst_etl.testing import samples  # noqa: E402
 from prst_etl.cli import app  # noqa: E402

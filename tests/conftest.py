@@ -72,8 +72,9 @@ def national() -> pl.DataFrame:
 
 @pytest.fixture(scope="session")
 def carsat_communes(national: pl.DataFrame) -> pl.DataFrame:
-    """A commune-level Carsat Midi-Pyrénées table built from the real national rows."""
-    return samples.spread_over_communes(national, "carsat-mp", seed=3)
+    """A commune-level Carsat Midi-Pyrénées table built from 1 500 of the real national rows (a third:
+    some merged communes still written under a former code, quicker to write, load and export)."""
+    return samples.spread_over_communes(national.sample(n=1500, seed=3).sort(national.columns[:3]), "carsat-mp", seed=3)
 
 
 @pytest.fixture(scope="session")
@@ -88,3 +89,24 @@ def small() -> pl.DataFrame:
 
     df = fastexcel.read_excel(CARSAT / "communes-2024-extrait.xlsx").load_sheet(0, header_row=3, dtypes="string").to_polars()
     return df
+
+
+# -- pytest-xdist: tests that share an expensive fixture run on one worker ------------------------------
+# (with ``--dist loadgroup`` a session or module fixture is otherwise built once per worker)
+SHARED_GROUPS = {"breakdown": "shared-warehouses", "released": "shared-warehouses", "pub_wh": "publish"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.get_closest_marker("xdist_group"):
+            continue
+        group = next((SHARED_GROUPS[n] for n in item.fixturenames if n in SHARED_GROUPS), None)
+        if group is None:
+            info = getattr(item, "_fixtureinfo", None)
+            defs = [d[-1] for d in info.name2fixturedefs.values() if d] if info else []
+            # a fixture of this project (not pytest's own tmp_path_factory…) built once per module or session
+            if any(d.scope != "function" and d.baseid for d in defs):
+                group = item.module.__name__ if item.module else None
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 
 import polars as pl
 import pytest
@@ -87,8 +86,20 @@ def test_departement_file_cannot_give_zones(cli, wh) -> None:  # type: ignore[no
     assert len(out.read_text(encoding="utf-8-sig").splitlines()) == 1  # header only
 
 
+@pytest.fixture(scope="module")
+def extract_sums() -> pl.DataFrame:
+    """Département sums of the commune extract, computed straight from the workbook (not by prst)."""
+    import fastexcel
+
+    df = fastexcel.read_excel(CARSAT / "communes-2024-extrait.xlsx").load_sheet(0, header_row=3, dtypes="string").to_polars()
+    df = df.with_columns(pl.col(list(MEASURES.values())).str.replace_all(r"\s", "").cast(pl.Float64))
+    return _expected(df, "departement").sort("geo_code", "indicator")
+
+
 @pytest.mark.parametrize("name", ["latin1-point-virgule.csv", "utf8-bom.csv", "communes-2024-extrait.xlsx"])
-def test_csv_and_workbook_give_the_same_facts(cli, tmp_path, name) -> None:  # type: ignore[no-untyped-def]
+def test_csv_and_workbook_give_the_same_facts(cli, tmp_path, name, extract_sums) -> None:  # type: ignore[no-untyped-def]
+    """The same 60 rows as a Latin-1 CSV, a UTF-8 CSV with BOM and a workbook: each gives the
+    département sums of the workbook (computed from the file, once for the three)."""
     wh = tmp_path / name / "warehouse"
     rep = cli.json("ingest", "carsat-mp", CARSAT / name, "--warehouse", wh)
     assert rep["outcome"] == "loaded", rep["issues"]
@@ -97,14 +108,12 @@ def test_csv_and_workbook_give_the_same_facts(cli, tmp_path, name) -> None:  # t
     assert (st["rows_read"], st["rows_kept"], st["rows_skipped"], st["rows_rejected"]) == (60 + notes, 60, notes, 0)
     out = restricted(tmp_path / name / "dep.parquet")
     assert cli("export", "--no-secret", "--level", "departement", "--warehouse", wh, "--output", out, "-s", "ensemble").exit_code == 0
-    df = pl.read_parquet(out).filter((pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T")).sort("geo_code", "indicator")
-    ref = restricted(tmp_path / "ref.parquet")
-    if not ref.exists():
-        wh2 = tmp_path / "ref" / "warehouse"
-        assert cli("ingest", "carsat-mp", CARSAT / "communes-2024-extrait.xlsx", "--warehouse", wh2).exit_code == 0
-        assert cli("export", "--no-secret", "--level", "departement", "--warehouse", wh2, "--output", ref, "-s", "ensemble").exit_code == 0
-    want = pl.read_parquet(ref).filter((pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T")).sort("geo_code", "indicator")
-    assert df.select("geo_code", "indicator", "value").equals(want.select("geo_code", "indicator", "value"))
+    df = pl.read_parquet(out).filter(
+        (pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T") & (pl.col("sex") == "_T") & (pl.col("age_band") == "_T")
+        & pl.col("indicator").is_in(list(MEASURES))
+    ).sort("geo_code", "indicator")  # fmt: skip
+    assert df.height == extract_sums.height > 0
+    assert df.select("geo_code", "indicator", pl.col("value").alias("v")).equals(extract_sums.select("geo_code", "indicator", "v"))
 
 
 def test_sex_and_age_band_columns(cli, wh, small, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -149,7 +158,6 @@ def test_signs_are_kept_as_status_never_as_numbers(cli, wh, small, tmp_path) -> 
     out = restricted(tmp_path / "c.parquet")
     assert cli("export", "--no-secret", "--level", "commune", "--warehouse", wh, "--output", out, "-s", "ensemble").exit_code == 0
     e = pl.read_parquet(out).filter((pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T"))
-    first = samples.read_national  # noqa: F841  (keeps the import used)
     secret = e.filter((pl.col("indicator") == "at_1er_reglement") & (pl.col("status") == "s"))
     assert secret.height == 1 and secret["value"].is_null().all()
     # the rate built on a secret numerator is not published either
@@ -166,4 +174,3 @@ def test_signs_are_kept_as_status_never_as_numbers(cli, wh, small, tmp_path) -> 
     assert d.filter(pl.col("status") == "s")["value"].is_null().all()
     nd = e.filter((pl.col("indicator") == "at_deces") & (pl.col("status") == "nd"))
     assert nd.height == 1 and nd["value"].is_null().all()
-    json.dumps(rep)

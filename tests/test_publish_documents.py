@@ -26,7 +26,7 @@ def pub_wh(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from prst_etl.testing.publish_sample import build
 
     root = tmp_path_factory.mktemp("publish") / "warehouse"
-    build(root, NATIONAL, rows=120, france=False)
+    build(root, NATIONAL, rows=120, france=False, csv=True)  # CSV: the same rows, quicker to write and read
     pdata.load(root)  # computes and caches the secrecy-applied frames once
     return root
 

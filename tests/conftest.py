@@ -96,17 +96,38 @@ def small() -> pl.DataFrame:
 SHARED_GROUPS = {"breakdown": "shared-warehouses", "released": "shared-warehouses", "pub_wh": "publish"}
 
 
-@pytest.hookimpl(tryfirst=True)
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Marked as each test is collected: pytest-xdist reads the groups in its own
+    ``pytest_collection_modifyitems``, which may run before that of this file."""
+    if item.get_closest_marker("xdist_group"):
+        return
+    names = getattr(item, "fixturenames", ())
+    group = next((SHARED_GROUPS[n] for n in names if n in SHARED_GROUPS), None)
+    if group is None:
+        info = getattr(item, "_fixtureinfo", None)
+        defs = [d[-1] for d in info.name2fixturedefs.values() if d] if info else []
+        # a fixture of this project (not pytest's own tmp_path_factory…) built once per module or session
+        if any(d.scope != "function" and d.baseid for d in defs):
+            group = item.module.__name__ if getattr(item, "module", None) else None
+    if group:
+        item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """pytest-xdist 3.8 tells the groups to the scheduler by a ``@group`` suffix it writes into
+    ``item._nodeid``, which pytest 9.2 no longer reads (the id is ``item._id``): without this, every
+    worker would build every shared warehouse. Does nothing once pytest-xdist has added the suffix."""
+    if not getattr(config.option, "loadgroup", False):
+        return
     for item in items:
-        if item.get_closest_marker("xdist_group"):
+        names = sorted({str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")})
+        if not names or "@" in item.nodeid:
             continue
-        group = next((SHARED_GROUPS[n] for n in item.fixturenames if n in SHARED_GROUPS), None)
-        if group is None:
-            info = getattr(item, "_fixtureinfo", None)
-            defs = [d[-1] for d in info.name2fixturedefs.values() if d] if info else []
-            # a fixture of this project (not pytest's own tmp_path_factory…) built once per module or session
-            if any(d.scope != "function" and d.baseid for d in defs):
-                group = item.module.__name__ if item.module else None
-        if group:
-            item.add_marker(pytest.mark.xdist_group(group))
+        ident = f"{item.nodeid}@{'_'.join(names)}"
+        try:
+            from _pytest.nodeid import coerce_node_id
+
+            item._id = coerce_node_id(ident)  # type: ignore[attr-defined]
+        except ImportError:  # an older pytest reads _nodeid
+            item._nodeid = ident

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shutil
@@ -17,8 +18,15 @@ from prst_etl.testing import samples
 FROZEN_V1 = FIXTURES / "warehouses/format-1"
 
 
-def _lr(tmp_path: Path, year: int, *, factor: float = 1.0, seed: int = 9) -> Path:
+@functools.cache
+def _national() -> pl.DataFrame:
+    """1 000 rows of the national AT workbook, read once: enough for every département, quick to load."""
     nat = samples.read_national(NATIONAL)
+    return nat.sample(n=1000, seed=5).sort(nat.columns[:3])
+
+
+def _lr(tmp_path: Path, year: int, *, factor: float = 1.0, seed: int = 9) -> Path:
+    nat = _national()
     df = samples.to_departements(samples.spread_over_communes(nat, "carsat-lr", seed=seed))
     df = df.filter(pl.col("Nombre de salariés") > 50)
     if factor != 1.0:
@@ -119,7 +127,7 @@ def test_a_warehouse_of_an_older_format_opens(cli, tmp_path) -> None:  # type: i
 
 def test_diff_years_finds_the_planted_changes(cli, wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Two generated years: one département with far more accidents, the others with noise."""
-    nat = samples.read_national(NATIONAL)
+    nat = _national()
     base = samples.to_departements(samples.spread_over_communes(nat, "carsat-lr", seed=21))
     y23 = samples.write_workbook(base, tmp_path / "lr23.xlsx", year=2023)
     planted = base.with_columns(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from conftest import NATIONAL
+from conftest import NATIONAL, restricted
 
 TOTALS = {
     "salaries": 20_799_568,
@@ -27,8 +27,8 @@ def france(tmp_path_factory):  # type: ignore[no-untyped-def]
     wh = tmp_path_factory.mktemp("ameli") / "warehouse"
     r = cli("ingest", "ameli-at", NATIONAL, "--warehouse", wh)
     assert r.exit_code == 0, r.stdout
-    out = wh.parent / "france.parquet"
-    r = cli("export", "--level", "france", "--warehouse", wh, "--output", out)
+    out = restricted(wh.parent / "france.parquet")
+    r = cli("export", "--no-secret", "--level", "france", "--warehouse", wh, "--output", out)
     assert r.exit_code == 0, r.stdout + r.stderr
     return pl.read_parquet(out)
 

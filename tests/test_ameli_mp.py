@@ -8,7 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import FIXTURES, Cli
+from conftest import FIXTURES, Cli, restricted
 from prst_etl.sources.causes import crosswalk, tableau_code_expr
 
 FOLDER = FIXTURES / "sources/ameli-mp"
@@ -217,8 +217,8 @@ def test_secret_effectifs_repeated_identically_are_kept_once_as_secret(cli, wh, 
 
 def test_france_export_reads_cause_families(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, facts, wh = loaded
-    out = tmp_path / "fr.parquet"
-    assert Cli()("export", "--level", "france", "--warehouse", wh, "--output", out, "-s", "ensemble").exit_code == 0
+    out = restricted(tmp_path / "fr.parquet")
+    assert Cli()("export", "--no-secret", "--level", "france", "--warehouse", wh, "--output", out, "-s", "ensemble").exit_code == 0
     e = pl.read_parquet(out).filter(
         (pl.col("indicator") == "mp_1er_reglement") & (pl.col("ctn") == "_T") & (pl.col("mp_tableau") == "_T")
         & (pl.col("mp_syndrome") == "_T") & (pl.col("mp_psy") == "_T")
@@ -250,8 +250,8 @@ def test_mp_rates_use_the_effectifs_counted_once(cli, tmp_path) -> None:  # type
 
     wh = tmp_path / "w"
     assert cli("ingest", "ameli-mp", FIXTURES / "sources/ameli-mp/exemple.xlsx", "-w", wh).exit_code == 0
-    out = tmp_path / "fr.parquet"
-    assert cli("export", "-l", "france", "-w", wh, "-o", out, "-s", "ensemble").exit_code == 0
+    out = restricted(tmp_path / "fr.parquet")
+    assert cli("export", "--no-secret", "-l", "france", "-w", wh, "-o", out, "-s", "ensemble").exit_code == 0
     df = pl.read_parquet(out)
     tot = lambda ind, **k: df.filter(  # noqa: E731
         (pl.col("indicator") == ind) & (pl.col("ctn") == "_T") & (pl.col("mp_tableau") == "_T")

@@ -9,7 +9,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from conftest import CARSAT, FIXTURES, NATIONAL
+from conftest import CARSAT, FIXTURES, NATIONAL, restricted
 from test_bad_input import HEADER_ROW, set_cell, write_xlsx
 
 BAD = FIXTURES / "bad-input"
@@ -174,7 +174,7 @@ def test_a_file_of_another_source_suggests_it(cli, wh, source) -> None:  # type:
 def test_warehouse_naming_a_file(cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
     target = tmp_path / "fichier.txt"
     target.write_text("x")
-    for args in (("ingest", "ameli-at", NATIONAL), ("loads",), ("aggregate",), ("export", "-l", "france")):
+    for args in (("ingest", "ameli-at", NATIONAL), ("loads",), ("aggregate",), ("export", "-l", "france", "--no-secret")):
         r = cli(*args, "--warehouse", target)
         assert r.exit_code == 3, (args, r.stdout, r.stderr)
         assert "est un fichier" in r.stderr and "Traceback" not in r.stderr
@@ -222,7 +222,7 @@ def exported_wh(tmp_path_factory) -> Path:  # type: ignore[no-untyped-def]
 
 def test_output_naming_a_directory_or_a_device_is_refused(cli, exported_wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
     for target in (tmp_path, Path("/dev/null")):
-        r = cli("export", "-l", "departement", "-w", exported_wh, "--output", target)
+        r = cli("export", "--no-secret", "-l", "departement", "-w", exported_wh, "--output", target)
         assert r.exit_code == 2, (target, r.stderr)
         assert "n'est pas un fichier ordinaire" in r.stderr and "Traceback" not in r.stderr
     assert Path("/dev/null").is_char_device()
@@ -245,7 +245,7 @@ def test_no_temporary_file_is_left_beside_an_output_after_a_kill(cli, exported_w
 
 
 def test_export_of_a_year_without_data_names_the_years_available(cli, exported_wh, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "x.parquet"
-    r = cli("export", "-l", "departement", "-w", exported_wh, "--year", "2031", "-o", out)
+    out = restricted(tmp_path / "x.parquet")
+    r = cli("export", "--no-secret", "-l", "departement", "-w", exported_wh, "--year", "2031", "-o", out)
     assert r.exit_code == 2, r.stderr
     assert "2031" in r.stderr and "2024" in r.stderr and not out.exists()

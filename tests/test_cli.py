@@ -39,7 +39,7 @@ def test_unknown_source_lists_the_known_ones(cli, wh) -> None:  # type: ignore[n
 
 def test_unknown_level_is_a_usage_error(cli, wh) -> None:  # type: ignore[no-untyped-def]
     assert cli("ingest", "ameli-at", NATIONAL, "-w", wh).exit_code == 0
-    r = cli("export", "--level", "canton", "-w", wh)
+    r = cli("export", "--no-secret", "--level", "canton", "-w", wh)
     assert r.exit_code == 2 and "zone-emploi" in r.stderr
 
 

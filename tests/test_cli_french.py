@@ -65,7 +65,7 @@ def test_repeated_notes_are_said_once(cli, wh, tmp_path) -> None:  # type: ignor
 
     assert cli("ingest", "carsat-mp", CARSAT / "departements-2024.xlsx", "-w", wh).exit_code == 0
     assert cli("ingest", "carsat-lr", LR_FOLDER / "exemple.xlsx", "-w", wh).exit_code == 0
-    r = cli("export", "-l", "zone-emploi", "-w", wh, "-o", tmp_path / "ze.parquet")
+    r = cli("export", "--no-secret", "-l", "zone-emploi", "-w", wh, "-o", tmp_path / "ze.parquet")
     notes = [line for line in r.stderr.splitlines() if line.startswith("Remarque")]
     assert len(notes) == 1, notes
     assert "carsat-lr, carsat-mp" in notes[0] and "« departement »" in notes[0]

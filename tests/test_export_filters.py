@@ -7,6 +7,7 @@ from polars.testing import assert_frame_equal
 import pytest
 
 import shared_warehouses
+from conftest import restricted
 from prst_etl.model.indicators import catalogue
 
 
@@ -30,8 +31,8 @@ def departements(breakdown, tmp_path_factory) -> pl.DataFrame:  # type: ignore[n
 
 
 def test_filters_keep_exactly_the_rows_asked_for(cli, breakdown, departements, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "f.parquet"
-    r = cli("export", "-l", "departement", "-w", breakdown, "-o", out, "-s", "ensemble", "--indicator", "at_if", "--indicator",
+    out = restricted(tmp_path / "f.parquet")
+    r = cli("export", "--no-secret", "-l", "departement", "-w", breakdown, "-o", out, "-s", "ensemble", "--indicator", "at_if", "--indicator",
             "at_1er_reglement", "--sex", "F", "--age-band", "Y20T29", "--age-band", "_T", "--code", "11", "--code", "34")  # fmt: skip
     assert r.exit_code == 0, r.stderr
     got = pl.read_parquet(out)
@@ -45,8 +46,8 @@ def test_filters_keep_exactly_the_rows_asked_for(cli, breakdown, departements, t
 
 
 def test_family_keeps_its_indicators(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "f.parquet"
-    assert cli("export", "-l", "region", "-w", breakdown, "-o", out, "-s", "ensemble", "--family", "socio-economique").exit_code == 0
+    out = restricted(tmp_path / "f.parquet")
+    assert cli("export", "--no-secret", "-l", "region", "-w", breakdown, "-o", out, "-s", "ensemble", "--family", "socio-economique").exit_code == 0
     got = set(pl.read_parquet(out)["indicator"])
     cat = catalogue()
     assert "etablissements_employeurs" in got and all(cat[i].family == "socio-economique" for i in got)
@@ -63,7 +64,7 @@ def test_family_keeps_its_indicators(cli, breakdown, tmp_path) -> None:  # type:
     ],
 )
 def test_a_filter_that_cannot_match_lists_the_valid_values(cli, breakdown, args, words) -> None:  # type: ignore[no-untyped-def]
-    r = cli("export", "-l", "departement", "-w", breakdown, *args)
+    r = cli("export", "--no-secret", "-l", "departement", "-w", breakdown, *args)
     assert r.exit_code == 2
     for w in words:
         assert w in r.stderr, (w, r.stderr)
@@ -89,11 +90,11 @@ def test_a_filtered_export_hides_the_same_cells(cli, released, tmp_path) -> None
 
 
 def test_diff_years_takes_the_same_filters(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "d.parquet"
-    r = cli("diff-years", "2023", "2024", "-w", breakdown, "-l", "departement", "-s", "ensemble", "--family", "socio-economique",
+    out = restricted(tmp_path / "d.parquet")
+    r = cli("diff-years", "--no-secret", "2023", "2024", "-w", breakdown, "-l", "departement", "-s", "ensemble", "--family", "socio-economique",
             "--code", "31", "--sex", "_T", "--format", "parquet", "-o", out)  # fmt: skip
     assert r.exit_code == 0, r.stderr
     d = pl.read_parquet(out)
     assert d.height > 0 and set(d["geo_code"]) == {"31"} and set(d["sex"]) == {"_T"}
     assert {catalogue()[i].family for i in d["indicator"]} == {"socio-economique"}
-    assert cli("diff-years", "2023", "2024", "-w", breakdown, "--code", "xx").exit_code == 2
+    assert cli("diff-years", "--no-secret", "2023", "2024", "-w", breakdown, "--code", "xx").exit_code == 2

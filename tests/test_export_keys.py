@@ -8,6 +8,7 @@ import polars as pl
 import pytest
 
 import shared_warehouses
+from conftest import restricted
 from prst_etl.model.facts import BASE_COLUMNS, TAIL_COLUMNS
 from prst_etl.model.indicators import catalogue
 from prst_etl.demo import DEMO_EXPORTS
@@ -35,8 +36,8 @@ def key_of(df: pl.DataFrame) -> list[str]:
 def test_every_export_of_the_demo_has_one_row_per_key(cli, breakdown, tmp_path, level, sectors) -> None:  # type: ignore[no-untyped-def]
     """The exports ``prst demo`` writes (levels and sector levels), on a warehouse of the demo's
     sources' samples (the demo's own warehouse takes minutes to build)."""
-    out = tmp_path / f"{level}.parquet"
-    r = cli("export", "-l", level, "-w", breakdown, "-o", out, *[x for s in sectors for x in ("-s", s)])
+    out = restricted(tmp_path / f"{level}.parquet")
+    r = cli("export", "--no-secret", "-l", level, "-w", breakdown, "-o", out, *[x for s in sectors for x in ("-s", s)])
     assert r.exit_code == 0, r.stderr
     df = pl.read_parquet(out)
     assert df.height > 0
@@ -49,8 +50,8 @@ def test_the_demo_exports_every_level() -> None:
 
 
 def test_the_catalogue_decides_which_urssaf_file_publishes_employer_establishments(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "r.parquet"
-    assert cli("export", "-l", "region", "-w", breakdown, "-o", out, "-s", "ensemble", "-i", "etablissements_employeurs").exit_code == 0
+    out = restricted(tmp_path / "r.parquet")
+    assert cli("export", "--no-secret", "-l", "region", "-w", breakdown, "-o", out, "-s", "ensemble", "-i", "etablissements_employeurs").exit_code == 0
     df = pl.read_parquet(out)
     total = df.filter(pl.col("size_band") == "_T")
     assert total.height == 1 and total["sources"].item() == "urssaf"  # prefer = ["urssaf", "urssaf-taille"]

@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 import shared_warehouses
+from conftest import restricted
 from prst_etl.pipeline.write import Digits, write_frame
 
 
@@ -27,8 +28,8 @@ def raw(path) -> pl.DataFrame:  # type: ignore[no-untyped-def]
 
 
 def test_counts_are_integers_and_rates_have_the_catalogue_decimals(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "r.csv"
-    assert cli("export", *ARGS, "-w", breakdown, "-f", "csv", "-o", out).exit_code == 0
+    out = restricted(tmp_path / "r.csv")
+    assert cli("export", "--no-secret", *ARGS, "-w", breakdown, "-f", "csv", "-o", out).exit_code == 0
     assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, « ; »: French Excel opens it
     df = raw(out)
     counts = df.filter(pl.col("indicator").is_in(["at_1er_reglement", "salaries"]))["value"].drop_nulls()
@@ -36,8 +37,8 @@ def test_counts_are_integers_and_rates_have_the_catalogue_decimals(cli, breakdow
     decimals = lambda ind: df.filter(pl.col("indicator") == ind)["value"].drop_nulls().str.extract(r"\.(\d+)$").str.len_chars().max()  # noqa: E731
     assert decimals("at_tf") == 1 and decimals("at_tg") == 2  # schemas/indicators: decimals = 1, 2
     # the same rows as the Parquet export, rounded
-    exact = tmp_path / "r.parquet"
-    assert cli("export", *ARGS, "-w", breakdown, "-o", exact).exit_code == 0
+    exact = restricted(tmp_path / "r.parquet")
+    assert cli("export", "--no-secret", *ARGS, "-w", breakdown, "-o", exact).exit_code == 0
     p = pl.read_parquet(exact).filter(pl.col("indicator") == "at_tf", pl.col("sex") == "_T", pl.col("age_band") == "_T",
                                       pl.col("ctn") == "_T", pl.col("risk_family") == "_T")  # fmt: skip
     c = df.filter(pl.col("indicator") == "at_tf", pl.col("sex") == "_T", pl.col("age_band") == "_T", pl.col("ctn") == "_T",
@@ -46,8 +47,8 @@ def test_counts_are_integers_and_rates_have_the_catalogue_decimals(cli, breakdow
 
 
 def test_excel_flag_writes_decimal_commas(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "x.csv"
-    assert cli("export", *ARGS, "-w", breakdown, "-f", "csv", "--excel", "-o", out).exit_code == 0
+    out = restricted(tmp_path / "x.csv")
+    assert cli("export", "--no-secret", *ARGS, "-w", breakdown, "-f", "csv", "--excel", "-o", out).exit_code == 0
     text = out.read_bytes()
     assert text.startswith(b"\xef\xbb\xbf")
     df = raw(out)
@@ -81,19 +82,19 @@ def test_a_csv_beyond_excel_rows_is_announced(cli, breakdown, tmp_path, monkeypa
     import prst_etl.pipeline.export as export
 
     monkeypatch.setattr(export, "EXCEL_MAX_ROWS", 100)
-    out = tmp_path / "big.csv"
-    r = cli("export", *ARGS, "-w", breakdown, "-f", "csv", "-o", out, "--json")
+    out = restricted(tmp_path / "big.csv")
+    r = cli("export", "--no-secret", *ARGS, "-w", breakdown, "-f", "csv", "-o", out, "--json")
     res = json.loads(r.stdout)
     assert res["rows"] > 100 and len(res["warnings"]) == 1
     assert "Excel" in res["warnings"][0] and "parquet" in res["warnings"][0] and "--code" in res["warnings"][0]
     assert "Attention" in r.stderr
-    r = cli("export", *ARGS, "-w", breakdown, "-o", tmp_path / "big.parquet", "--json")
+    r = cli("export", "--no-secret", *ARGS, "-w", breakdown, "-o", tmp_path / "big.parquet", "--json")
     assert json.loads(r.stdout)["warnings"] == []  # Parquet: no limit to announce
 
 
 def test_long_workbook(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "r.xlsx"
-    assert cli("export", *ARGS, "-w", breakdown, "-f", "xlsx", "-o", out).exit_code == 0
+    out = restricted(tmp_path / "r.xlsx")
+    assert cli("export", "--no-secret", *ARGS, "-w", breakdown, "-f", "xlsx", "-o", out).exit_code == 0
     sheet = fastexcel.read_excel(out).load_sheet("donnees").to_polars()
     assert sheet.schema["value"] == pl.Float64 and sheet.schema["year"].is_numeric() and sheet.schema["geo_code"] == pl.String
     tf = sheet.filter(pl.col("indicator") == "at_tf")["value"].drop_nulls()
@@ -101,8 +102,8 @@ def test_long_workbook(cli, breakdown, tmp_path) -> None:  # type: ignore[no-unt
 
 
 def test_diff_years_csv_uses_the_catalogue_decimals(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "d.csv"
-    r = cli("diff-years", "2023", "2024", "-w", breakdown, "-l", "region", "-s", "ensemble", "-i", "at_tf", "-i", "etablissements_employeurs",
+    out = restricted(tmp_path / "d.csv")
+    r = cli("diff-years", "--no-secret", "2023", "2024", "-w", breakdown, "-l", "region", "-s", "ensemble", "-i", "at_tf", "-i", "etablissements_employeurs",
             "--format", "csv", "-o", out, "--excel")  # fmt: skip
     assert r.exit_code == 0, r.stderr
     d = raw(out)

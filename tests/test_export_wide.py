@@ -11,6 +11,7 @@ import polars as pl
 import pytest
 
 import shared_warehouses
+from conftest import restricted
 from prst_etl.pipeline.wide import column_name
 
 
@@ -51,9 +52,9 @@ def compare_with_long(wide: pl.DataFrame, long: pl.DataFrame) -> pl.DataFrame:
 
 @pytest.mark.parametrize("level", ["departement", "zone-emploi"])
 def test_wide_csv_holds_the_values_of_the_long_export(cli, breakdown, tmp_path, level) -> None:  # type: ignore[no-untyped-def]
-    long_out, wide_out = tmp_path / "long.parquet", tmp_path / "large.csv"
-    assert cli("export", "-l", level, "-w", breakdown, "-o", long_out, "-s", "ensemble", *SOME).exit_code == 0
-    r = cli("export", "-l", level, "-w", breakdown, "-o", wide_out, "--shape", "wide", "-f", "csv", "--json", *SOME)
+    long_out, wide_out = restricted(tmp_path / "long.parquet"), restricted(tmp_path / "large.csv")
+    assert cli("export", "--no-secret", "-l", level, "-w", breakdown, "-o", long_out, "-s", "ensemble", *SOME).exit_code == 0
+    r = cli("export", "--no-secret", "-l", level, "-w", breakdown, "-o", wide_out, "--shape", "wide", "-f", "csv", "--json", *SOME)
     assert r.exit_code == 0, r.stderr
     res = json.loads(r.stdout)
     # without secrecy (these tests read the arithmetic), every file says « diffusion restreinte »
@@ -71,8 +72,8 @@ def test_wide_csv_holds_the_values_of_the_long_export(cli, breakdown, tmp_path, 
 
 
 def test_wide_column_names_are_stable_and_say_the_breakdown(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "d.parquet"
-    assert cli("export", "-l", "departement", "-w", breakdown, "-o", out, "--shape", "wide", "-y", "2024", *SOME, "-i", "at_tf").exit_code == 0
+    out = restricted(tmp_path / "d.parquet")
+    assert cli("export", "--no-secret", "-l", "departement", "-w", breakdown, "-o", out, "--shape", "wide", "-y", "2024", *SOME, "-i", "at_tf").exit_code == 0
     cols = pl.read_parquet(out).columns
     for name in ("at_1er_reglement_2024", "at_1er_reglement_F_2024", "at_tf_2024", "at_if_M_Y20T29_2024", "at_if_YGE60_2024"):
         assert name in cols, name
@@ -90,8 +91,8 @@ def test_wide_column_names_are_stable_and_say_the_breakdown(cli, breakdown, tmp_
 
 
 def test_wide_workbook_is_a_real_workbook(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "observatoire.xlsx"
-    r = cli("export", "-l", "departement", "-w", breakdown, "-o", out, "--shape", "wide", "-f", "xlsx", "-y", "2024", "-i", "at_tf",
+    out = restricted(tmp_path / "observatoire.xlsx")
+    r = cli("export", "--no-secret", "-l", "departement", "-w", breakdown, "-o", out, "--shape", "wide", "-f", "xlsx", "-y", "2024", "-i", "at_tf",
             "-i", "at_1er_reglement")  # fmt: skip
     assert r.exit_code == 0, r.stderr
     book = fastexcel.read_excel(out)
@@ -100,8 +101,8 @@ def test_wide_workbook_is_a_real_workbook(cli, breakdown, tmp_path) -> None:  # 
     assert values.columns[:4] == ["geo_level", "geo_code", "geo_label", "at_1er_reglement_2024"]
     assert values.schema["at_tf_2024"] == pl.Float64 and values.schema["geo_code"] == pl.String  # numbers as numbers, codes as text
     assert values["geo_code"].to_list() == sorted(values["geo_code"].to_list()) and "09" in values["geo_code"].to_list()
-    parquet = tmp_path / "same.parquet"
-    assert cli("export", "-l", "departement", "-w", breakdown, "-o", parquet, "--shape", "wide", "-y", "2024", "-i", "at_tf",
+    parquet = restricted(tmp_path / "same.parquet")
+    assert cli("export", "--no-secret", "-l", "departement", "-w", breakdown, "-o", parquet, "--shape", "wide", "-y", "2024", "-i", "at_tf",
                "-i", "at_1er_reglement").exit_code == 0  # fmt: skip
     exact = pl.read_parquet(parquet)
     assert values["at_tf_2024"].to_list() == exact["at_tf_2024"].round(1).to_list()  # the catalogue's decimals
@@ -117,12 +118,12 @@ def test_wide_workbook_is_a_real_workbook(cli, breakdown, tmp_path) -> None:  # 
 
 
 def test_status_columns_follow_their_values(cli, breakdown, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    out = tmp_path / "s.parquet"
-    r = cli("export", "-l", "zone-emploi", "-w", breakdown, "-o", out, "--shape", "wide", "--status-columns", "--json", *SOME)
+    out = restricted(tmp_path / "s.parquet")
+    r = cli("export", "--no-secret", "-l", "zone-emploi", "-w", breakdown, "-o", out, "--shape", "wide", "--status-columns", "--json", *SOME)
     assert json.loads(r.stdout)["companions"] == [str(tmp_path / "s_diffusion-restreinte_dictionnaire.parquet")]
     cols = pl.read_parquet(out).drop("diffusion").columns
     assert cols[3] + "__statut" == cols[4] and len(cols) % 2 == 1
-    assert cli("export", "-l", "zone-emploi", "-w", breakdown, "--status-columns").exit_code == 2  # long shape: refused
+    assert cli("export", "--no-secret", "-l", "zone-emploi", "-w", breakdown, "--status-columns").exit_code == 2  # long shape: refused
 
 
 def test_hidden_cells_are_empty_and_their_status_is_beside(cli, released, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -146,7 +147,7 @@ def test_a_wide_file_wider_than_a_sheet_is_refused(cli, breakdown, tmp_path, mon
 
     assert wide.MAX_COLUMNS == 16_384 - 3
     monkeypatch.setattr(wide, "MAX_COLUMNS", 20)  # every breakdown of the sample makes ~90 000 columns: too slow to build
-    r = cli("export", "-l", "zone-emploi", "-w", breakdown, "-o", tmp_path / "tout.csv", "--shape", "wide", "-f", "csv", *SOME)
+    r = cli("export", "--no-secret", "-l", "zone-emploi", "-w", breakdown, "-o", restricted(tmp_path / "tout.csv"), "--shape", "wide", "-f", "csv", *SOME)
     assert r.exit_code == 2
     assert "colonnes de valeurs" in r.stderr and "--indicator" in r.stderr
-    assert not (tmp_path / "tout.csv").exists()
+    assert not restricted(tmp_path / "tout.csv").exists() and not list(tmp_path.iterdir())

@@ -6,6 +6,7 @@ import json
 
 import polars as pl
 
+from conftest import restricted
 from prst_etl import reference
 from prst_etl.model.indicators import catalogue
 
@@ -56,8 +57,8 @@ def test_zone_totals_include_communes_given_under_a_2022_code(cli, wh, small, tm
     df = df.with_columns(pl.when(pl.int_range(pl.len()) < 2).then(pl.lit("100")).otherwise(pl.col("Nombre de salariés")).alias("Nombre de salariés"))
     assert cli("ingest", "carsat-mp", write_xlsx(df, tmp_path / "f.xlsx"), "-w", wh).exit_code == 0
     ze = reference.commune_ze().filter(pl.col("code") == "12218")["ze_code"].item()
-    out = tmp_path / "ze.parquet"
-    assert cli("export", "-l", "zone-emploi", "-w", wh, "-o", out).exit_code == 0
+    out = restricted(tmp_path / "ze.parquet")
+    assert cli("export", "--no-secret", "-l", "zone-emploi", "-w", wh, "-o", out).exit_code == 0
     got = pl.read_parquet(out).filter(
         (pl.col("geo_code") == ze) & (pl.col("indicator") == "salaries") & (pl.col("sector_level") == "ensemble")
         & (pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T")

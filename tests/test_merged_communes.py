@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import Cli
+from conftest import Cli, restricted
 from prst_etl.testing.samples_mp import MP_HEADERS, MP_NOTES, write_sheets
 
 MERGED = {"32067": "32365", "32260": "32365", "32365": "32365", "32413": "32365"}
@@ -92,16 +92,16 @@ def test_rows_moved_to_another_zone_are_reported(merged) -> None:  # type: ignor
 
 def test_export_of_the_zones_concerned_says_so_in_coverage(merged) -> None:  # type: ignore[no-untyped-def]
     _, wh, folder = merged
-    out = folder / "ze.parquet"
-    r = Cli()("export", "-l", "zone-emploi", "-w", wh, "-o", out, "-s", "ensemble")
+    out = restricted(folder / "ze.parquet")
+    r = Cli()("export", "--no-secret", "-l", "zone-emploi", "-w", wh, "-o", out, "-s", "ensemble")
     assert r.exit_code == 0, r.stderr
     df = pl.read_parquet(out).filter(pl.col("indicator") == "mp_salaries")
     cov = dict(df.filter(pl.col("ctn") == "_T").select("geo_code", "coverage").unique().iter_rows())
     assert "comprend les lignes des anciennes communes 32067, 32260 (zone 7604)" in cov["7622"]
     assert "sans les lignes des anciennes communes 32067, 32260, comptées dans la zone 7622" in cov["7604"]
     assert "anciennes communes" not in cov["7625"]  # Toulouse (31555): nothing moved there
-    dep = folder / "dep.parquet"
-    assert Cli()("export", "-l", "departement", "-w", wh, "-o", dep, "-s", "ensemble").exit_code == 0
+    dep = restricted(folder / "dep.parquet")
+    assert Cli()("export", "--no-secret", "-l", "departement", "-w", wh, "-o", dep, "-s", "ensemble").exit_code == 0
     d = pl.read_parquet(dep).filter((pl.col("indicator") == "mp_salaries") & (pl.col("ctn") == "_T"))
     assert dict(d.select("geo_code", "value").iter_rows()) == {"31": 1000, "32": 750}
 

@@ -8,7 +8,7 @@ import tomllib
 import polars as pl
 import pytest
 
-from conftest import FIXTURES, Cli
+from conftest import FIXTURES, Cli, restricted
 from prst_etl.reference.geography import DEPARTEMENTS_OCCITANIE
 from prst_etl.sources.causes import crosswalk
 from prst_etl.sources.builtin.msa import sectors
@@ -93,8 +93,8 @@ def test_ra_crosswalk_is_data() -> None:
 
 def test_region_export_rolls_up_departements_and_keeps_secrets(loaded, tmp_path) -> None:  # type: ignore[no-untyped-def]
     _, wh, tables, _, _ = loaded
-    out = tmp_path / "r.parquet"
-    r = Cli()("export", "--level", "region", "--warehouse", wh, "--output", out, "-s", "ensemble")
+    out = restricted(tmp_path / "r.parquet")
+    r = Cli()("export", "--no-secret", "--level", "region", "--warehouse", wh, "--output", out, "-s", "ensemble")
     assert r.exit_code == 0, r.stderr
     e = pl.read_parquet(out).filter((pl.col("sex") == "_T") & (pl.col("age_band") == "_T") & (pl.col("secteur_msa") == "_T"))
     cell = lambda ind: e.filter((pl.col("indicator") == ind) & (pl.col("cause_family") == "_T") & (pl.col("mp_tableau_ra") == "_T"))  # noqa: E731

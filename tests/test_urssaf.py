@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from conftest import FIXTURES, Cli
+from conftest import FIXTURES, Cli, restricted
 from prst_etl.model.codes import SIZE_MAX, size_band_expr, size_bounds, size_code, size_label
 from prst_etl.warehouse import open_warehouse
 
@@ -75,8 +75,8 @@ def test_keys_are_cleaned_and_mapped(urssaf) -> None:  # type: ignore[no-untyped
 
 def test_export_by_departement_adds_up_the_communes(urssaf, tmp_path) -> None:  # type: ignore[no-untyped-def]
     wh, _, _ = urssaf
-    out = tmp_path / "dep.parquet"
-    r = Cli()("export", "--level", "departement", "--warehouse", wh, "--output", out, "--sector-level", "ensemble", "--year", "2022")
+    out = restricted(tmp_path / "dep.parquet")
+    r = Cli()("export", "--no-secret", "--level", "departement", "--warehouse", wh, "--output", out, "--sector-level", "ensemble", "--year", "2022")
     assert r.exit_code == 0, r.stderr
     e = pl.read_parquet(out).filter(pl.col("sources") == "urssaf")
     raw = read_csv(URSSAF / "exemple.csv").filter(pl.col("Code région") == "76")

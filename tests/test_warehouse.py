@@ -12,7 +12,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import CARSAT, NATIONAL
+from conftest import CARSAT, NATIONAL, restricted
 from prst_etl.errors import WarehouseBusy
 from prst_etl.warehouse import _FileLock, open_warehouse
 
@@ -87,8 +87,8 @@ def test_corrected_file_supersedes_the_earlier_load(cli, wh, small, tmp_path) ->
         assert w.scan_facts("carsat-mp", "at").collect()["load_id"].unique().to_list() == [2]
     # the earlier load stays in history, on disk
     assert len(list((wh / "facts").rglob("*.parquet"))) == 2
-    out = tmp_path / "r.parquet"
-    assert cli("export", "-l", "region", "-w", wh, "-o", out, "-s", "ensemble").exit_code == 0
+    out = restricted(tmp_path / "r.parquet")
+    assert cli("export", "--no-secret", "-l", "region", "-w", wh, "-o", out, "-s", "ensemble").exit_code == 0
     reg = pl.read_parquet(out).filter(
         (pl.col("indicator") == "at_1er_reglement") & (pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T")
     )
@@ -206,7 +206,7 @@ def test_default_warehouse_is_in_the_working_directory(cli, tmp_path, monkeypatc
 
 
 def test_missing_warehouse_is_a_clear_error(cli, wh) -> None:  # type: ignore[no-untyped-def]
-    r = cli("export", "--level", "region", "-w", wh)
+    r = cli("export", "--no-secret", "--level", "region", "-w", wh)
     assert r.exit_code == 3
     assert "Aucun entrepôt prst" in r.stderr
     assert not wh.exists()

@@ -9,7 +9,7 @@ import duckdb
 import polars as pl
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, restricted
 from prst_etl.warehouse import open_warehouse
 
 FROZEN_V3 = FIXTURES / "warehouses/format-3"
@@ -56,8 +56,8 @@ def test_a_glob_over_current_facts_gives_the_corrected_totals(cli, wh, small, tw
         ("facts/current/carsat-mp/at/year=2024/load-2.parquet", True),
     ]
     # the past state is still read from history/
-    out = wh.parent / "avant.parquet"
-    assert cli("export", "-l", "region", "-w", wh, "-o", out, "-s", "ensemble", "--as-of", "1").exit_code == 0
+    out = restricted(wh.parent / "avant.parquet")
+    assert cli("export", "--no-secret", "-l", "region", "-w", wh, "-o", out, "-s", "ensemble", "--as-of", "1").exit_code == 0
     reg = pl.read_parquet(out).filter(
         (pl.col("indicator") == "at_1er_reglement") & (pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T")
     )
@@ -119,8 +119,8 @@ def test_the_layout_migration_moves_the_files_of_an_older_warehouse(cli, tmp_pat
     with open_warehouse(wh) as w:
         assert totals[2024] == w.scan_facts("carsat-mp", "at", [2024]).select(pl.col("at_1er_reglement").sum()).collect().item()
     # the reverted load's state is still readable
-    out = tmp_path / "etat-4.parquet"
-    assert cli("export", "-l", "region", "-w", wh, "-o", out, "-s", "ensemble", "-y", "2024", "--as-of", "4").exit_code == 0
+    out = restricted(tmp_path / "etat-4.parquet")
+    assert cli("export", "--no-secret", "-l", "region", "-w", wh, "-o", out, "-s", "ensemble", "-y", "2024", "--as-of", "4").exit_code == 0
     reg = pl.read_parquet(out).filter(
         (pl.col("indicator") == "at_1er_reglement") & (pl.col("ctn") == "_T") & (pl.col("risk_family") == "_T")
     )

@@ -16,6 +16,8 @@ from prst_etl.secrecy.verify import attacker_ranges, check_vector, equations
 
 P = 0.10
 TOL = 1e-6
+SAMPLE = 20
+"""Cells solved per check beyond the primary ones: the attacker's LPs are two per cell."""
 
 
 def assert_protected(cells, dims, hs, status, *, p=P, min_protection=0.0, which=None, exact=None, sample=None):
@@ -69,7 +71,7 @@ def test_linked_tables_resist_the_attacker(seed, n_communes, sector_links, densi
     primary = random_primary(cells, seed, 0.08)
     status = secondary_suppression(cells, dims, hs, primary)
     assert (status.is_not_null() | ~primary).all()
-    assert_protected(cells, dims, hs, status)
+    assert_protected(cells, dims, hs, status, sample=SAMPLE)  # every primary, a sample of the secondaries
 
 
 @settings(max_examples=6, deadline=None)
@@ -260,4 +262,7 @@ def test_cells_the_source_hid_are_unknowns_not_zeros(seed, share):
     published_hidden = np.setdiff1d(np.flatnonzero(np.isin(st_, ["secret", "secret-secondaire"]) & (x > 0)), reported)
     # against the true values: primaries keep ±10 %, secondaries a range of positive width
     # (the unknown cells themselves are nobody's to protect)
+    rng = np.random.default_rng(seed)
+    if len(published_hidden) > 2 * SAMPLE:  # sampled: two LPs per cell (benchmarks/ has the fuller runs)
+        published_hidden = np.sort(rng.choice(published_hidden, size=2 * SAMPLE, replace=False))
     assert_protected(cells, dims, hs, status, which=published_hidden, exact=secondary)

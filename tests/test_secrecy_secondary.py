@@ -61,7 +61,9 @@ def test_kept_cells_stay_hidden_and_protected():
     assert (second.filter(keep) != "secret-secondaire").all()
     assert second.filter(keep).is_not_null().all()
     assert (second.filter(keep) == "secret").all()
-    assert_protected(cells, dims, hs, second, which=np.flatnonzero(keep.to_numpy() & (cells["value"].to_numpy() > 0)))
+    kept = np.flatnonzero(keep.to_numpy() & (cells["value"].to_numpy() > 0))
+    rng = np.random.default_rng(4)  # a sample of the kept cells: two LPs per cell
+    assert_protected(cells, dims, hs, second, which=np.sort(rng.choice(kept, size=min(40, len(kept)), replace=False)))
 
 
 def test_never_hide_is_respected():

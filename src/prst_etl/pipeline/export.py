@@ -455,8 +455,8 @@ def frame_as_of(
 
 
 def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFrame:
-    """Every hidden cell of the level (within the export's filters): its codes, value, status and
-    the rule that hid it."""
+    """Every hidden cell of the level (within the export's filters): its codes, status and the rule
+    that hid it — never its value (the audit is published beside the export)."""
     p = pattern.filter(pl.col("geo_level") == level)
     f = data.filters
     if f.indicators or f.families:
@@ -469,7 +469,7 @@ def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFr
     extras = [e for e in data.extras if e in p.columns]
     return (
         p.join(data.labels, on=["geo_level", "geo_code"], how="left")
-        .select(*[c for c in BASE_COLUMNS if c not in ("sector_label",)], *extras, "year", "indicator", "value",
+        .select(*[c for c in BASE_COLUMNS if c not in ("sector_label",)], *extras, "year", "indicator",
                 pl.col("secret").alias("status"), "rule", pl.col("source"))  # fmt: skip
         .sort(["indicator", "geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year"])
     )

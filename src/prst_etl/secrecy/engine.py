@@ -143,6 +143,7 @@ class Engine:
         protection: float,
         min_protection: float = 0.0,
         protect_secondary: bool | str = True,
+        zero_protection: float = 0.0,
         unpublished: np.ndarray | None = None,
         forbid: np.ndarray | None = None,
         beam: int = 2,
@@ -160,7 +161,9 @@ class Engine:
         self.hidden = hidden.copy()
         self.status = np.where(hidden, SECRET, PUBLISHED).astype(np.int8)
         self.cost = costs
-        self.U = np.where(x > 0, np.maximum(protection * x, min_protection), 0.0)
+        # A hidden zero needs an upper bound of at least ``zero_protection`` (a zero of a small
+        # population tells that none of its units had the event): one-sided, values cannot go below 0.
+        self.U = np.where(x > 0, np.maximum(protection * x, min_protection), np.where(hidden, zero_protection, 0.0))
         self.protected = self.U <= 0
         self.usable = np.ones(prob.n, bool) if forbid is None else ~forbid
         if forbid is not None and (forbid & hidden).any():

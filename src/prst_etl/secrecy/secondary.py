@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -19,6 +20,22 @@ class SecrecyError(RuntimeError):
     """Some hidden cells could not be protected."""
 
 
+@dataclass(frozen=True)
+class SuppressionResult:
+    """What :func:`suppress_cells` returns: the statuses and what the engine could not do, typed
+    (nothing to parse out of warning texts)."""
+
+    status: pl.Series
+    """Aligned with the input cells: null, ``secret``, ``secret-secondaire``, ``non-publie``."""
+    short_primary: int = 0
+    """Primary or kept cells left short of their protection interval."""
+    short_secondary: int = 0
+    """Secondary cells left short of their interval (only asked with ``protect_secondary=True``)."""
+    not_additive: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Cells that differ from the sum of the leaf cells below them (``check="report"``)."""
+    stats: dict = field(default_factory=dict)
+
+
 def secondary_suppression(
     cells: pl.DataFrame,
     dims: list[str],
@@ -31,6 +48,7 @@ def secondary_suppression(
     cost: str | pl.Series | Callable[[np.ndarray], np.ndarray] = "value",
     protect_secondary: bool | str = True,
     min_protection: float = 0.0,
+    zero_protection: float = 0.0,
     unpublished: pl.Series | None = None,
     never_hide: pl.Series | None = None,
     check: str = "raise",
@@ -53,6 +71,9 @@ def secondary_suppression(
     - ``protect_secondary``: True — secondary cells get the same protection as
       primary ones; ``"exact"`` — they only must not be exactly recoverable;
       False — no requirement on them.
+    - ``zero_protection``: the upper bound a hidden zero-valued primary cell must keep (a
+      zero of a small population reveals that none of its units had the event; 0: zeros
+      need nothing).
     - ``unpublished``: cells in the table only to carry the equations (e.g. the
       commune level of an export by département and zone): never published,
       free to use, nothing to protect.
@@ -64,10 +85,32 @@ def secondary_suppression(
     """
     status, _ = run_secondary(
         cells, dims, hierarchies, primary, value=value, protection=protection, keep=keep, cost=cost,
-        protect_secondary=protect_secondary, min_protection=min_protection, unpublished=unpublished,
-        never_hide=never_hide, check=check, on_unprotected=on_unprotected,
+        protect_secondary=protect_secondary, min_protection=min_protection, zero_protection=zero_protection,
+        unpublished=unpublished, never_hide=never_hide, check=check, on_unprotected=on_unprotected,
     )
     return status
+
+
+def suppress_cells(
+    cells: pl.DataFrame,
+    dims: list[str],
+    hierarchies: list[Hierarchy],
+    primary: pl.Series,
+    **options,
+) -> SuppressionResult:
+    """:func:`secondary_suppression` returning a :class:`SuppressionResult`: never warns nor raises
+    for unprotected cells or non-additive data, reports them (``check`` is ``"report"`` or
+    ``"skip"``)."""
+    check = options.pop("check", "report")
+    bad = pl.DataFrame()
+    if check == "report":
+        bad = check_additivity(build_problem(cells, dims, hierarchies, options.get("value", "value")))
+    status, eng = run_secondary(cells, dims, hierarchies, primary, check="skip", on_unprotected="ignore", **options)
+    u = eng.unprotected
+    return SuppressionResult(
+        status=status, short_primary=int((eng.status[u] == SECRET).sum()), short_secondary=int((eng.status[u] == SECONDARY).sum()),
+        not_additive=bad, stats=dict(eng.stats),
+    )
 
 
 def _bool(s: pl.Series | None, n: int, name: str) -> np.ndarray:
@@ -90,6 +133,7 @@ def run_secondary(
     cost="value",
     protect_secondary: bool | str = True,
     min_protection: float = 0.0,
+    zero_protection: float = 0.0,
     unpublished: pl.Series | None = None,
     never_hide: pl.Series | None = None,
     check: str = "raise",
@@ -107,8 +151,10 @@ def run_secondary(
         raise ValueError("min_protection must be >= 0")
     if check not in ("raise", "warn", "skip"):
         raise ValueError("check must be 'raise', 'warn' or 'skip'")
-    if on_unprotected not in ("raise", "warn"):
-        raise ValueError("on_unprotected must be 'raise' or 'warn'")
+    if on_unprotected not in ("raise", "warn", "ignore"):
+        raise ValueError("on_unprotected must be 'raise', 'warn' or 'ignore'")
+    if zero_protection < 0:
+        raise ValueError("zero_protection must be >= 0")
     if protect_secondary not in (True, False, "exact"):
         raise ValueError("protect_secondary must be True, False or 'exact'")
     n = cells.height
@@ -135,14 +181,14 @@ def run_secondary(
         if classes:
             return _run_collapsed(
                 cells, dims, hierarchies, classes, prob, value=value, prim=prim, kp=kp, unp=unp, nev=nev,
-                cost=cost, protection=protection, min_protection=min_protection,
+                cost=cost, protection=protection, min_protection=min_protection, zero_protection=zero_protection,
                 protect_secondary=protect_secondary, on_unprotected=on_unprotected, record=record, **engine_opts,
             )
     hidden = (prim | kp)[prob.perm] & ~unp[prob.perm]
     costs = cell_costs(cost, prob.x, prob.perm)
     eng = Engine(
         prob, hidden, costs, protection=protection, min_protection=min_protection,
-        protect_secondary=protect_secondary, record=record,
+        protect_secondary=protect_secondary, zero_protection=zero_protection, record=record,
         unpublished=unp[prob.perm] if unp.any() else None,
         forbid=nev[prob.perm] if nev.any() else None, **engine_opts,
     )
@@ -158,7 +204,7 @@ def _report(eng: Engine, prob: Problem, value: str, on_unprotected: str) -> None
     ones: warning (they stay hidden and are not exactly recoverable: the cube
     or fan that hid them moves them)."""
     u = eng.unprotected
-    if not len(u):
+    if not len(u) or on_unprotected == "ignore":
         return
     required = u[eng.status[u] == SECRET]
     secondary = u[eng.status[u] == SECONDARY]

@@ -271,6 +271,25 @@ def _primary(work: pl.DataFrame, rules, n_units: str, cfg: SecretConfig) -> pl.S
     return p
 
 
+def implied_zeros(work: pl.DataFrame, edims: list[str], hiers: list, candidates: pl.Series, shown: pl.Series) -> pl.Series:  # type: ignore[type-arg]
+    """Zero cells (among ``candidates``) whose zero is already told by a parent cell that is zero
+    and ``shown`` (published, a population large enough): they reveal nothing more (the Insee rule
+    on zeros), so they need no interval."""
+    cand = work.with_row_index("_row").filter(candidates)
+    if not cand.height:
+        return pl.Series([False] * work.height)
+    zero_parents = work.filter(shown & (work["value"] == 0)).select(*edims).with_columns(pl.lit(True).alias("_zp"))
+    hit = pl.Series([False] * cand.height)
+    for h in hiers:
+        d = h.dimension
+        e = h.edges.select(pl.col("parent").cast(pl.String), pl.col("child").cast(pl.String).alias(d))
+        up = cand.select("_row", *edims).join(e, on=d, how="inner").drop(d).rename({"parent": d})
+        z = up.join(zero_parents, on=edims, how="inner")["_row"].unique()
+        hit = hit | cand["_row"].is_in(z.implode())
+    out = pl.Series([False] * work.height).scatter(cand["_row"].to_numpy(), hit)
+    return out
+
+
 @dataclass
 class Suppressed:
     """The pattern of one linked table and what the engine could not do."""
@@ -334,7 +353,14 @@ def suppress(
             x = work["value"].to_numpy()
             base = cell_costs(cfg.cost, x, np.arange(len(x)))
             cost = pl.Series("cost", np.where(head, (base + 1.0) * HEADLINE, base))
-    zero_protection = (rules.min_protection or 1.0) if cfg.zero_rule == "population" else 0.0
+    zero_protection: Any = 0.0
+    if cfg.zero_rule == "population":
+        # a hidden zero keeps an upper bound of min_protection, unless a published zero of a larger
+        # population already tells it
+        zp = primary & (work["value"] == 0)
+        if zp.any():
+            told = implied_zeros(work, edims, hiers, zp, ~primary & ~unpublished)
+            zero_protection = (zp & ~told).cast(pl.Float64) * float(rules.min_protection or 1.0)
     res = suppress_cells(
         work, edims, hiers, primary, value="value", protection=rules.protection, keep=keep,
         min_protection=rules.min_protection, zero_protection=zero_protection, cost=cost,

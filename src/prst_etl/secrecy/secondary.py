@@ -48,7 +48,7 @@ def secondary_suppression(
     cost: str | pl.Series | Callable[[np.ndarray], np.ndarray] = "value",
     protect_secondary: bool | str = True,
     min_protection: float = 0.0,
-    zero_protection: float = 0.0,
+    zero_protection: float | pl.Series = 0.0,
     unpublished: pl.Series | None = None,
     never_hide: pl.Series | None = None,
     check: str = "raise",
@@ -73,7 +73,8 @@ def secondary_suppression(
       False — no requirement on them.
     - ``zero_protection``: the upper bound a hidden zero-valued primary cell must keep (a
       zero of a small population reveals that none of its units had the event; 0: zeros
-      need nothing).
+      need nothing), or a Series of bounds aligned with the cells. One-sided: such a cell is
+      shown to be able to reach that value, never below 0.
     - ``unpublished``: cells in the table only to carry the equations (e.g. the
       commune level of an export by département and zone): never published,
       free to use, nothing to protect.
@@ -133,7 +134,7 @@ def run_secondary(
     cost="value",
     protect_secondary: bool | str = True,
     min_protection: float = 0.0,
-    zero_protection: float = 0.0,
+    zero_protection: float | pl.Series = 0.0,
     unpublished: pl.Series | None = None,
     never_hide: pl.Series | None = None,
     check: str = "raise",
@@ -153,7 +154,13 @@ def run_secondary(
         raise ValueError("check must be 'raise', 'warn' or 'skip'")
     if on_unprotected not in ("raise", "warn", "ignore"):
         raise ValueError("on_unprotected must be 'raise', 'warn' or 'ignore'")
-    if zero_protection < 0:
+    if isinstance(zero_protection, pl.Series):
+        if len(zero_protection) != cells.height:
+            raise ValueError(f"zero_protection has {len(zero_protection)} values for {cells.height} cells")
+        zp = zero_protection.cast(pl.Float64).fill_null(0.0).to_numpy()
+    else:
+        zp = np.full(cells.height, float(zero_protection))
+    if (zp < 0).any():
         raise ValueError("zero_protection must be >= 0")
     if protect_secondary not in (True, False, "exact"):
         raise ValueError("protect_secondary must be True, False or 'exact'")
@@ -181,14 +188,14 @@ def run_secondary(
         if classes:
             return _run_collapsed(
                 cells, dims, hierarchies, classes, prob, value=value, prim=prim, kp=kp, unp=unp, nev=nev,
-                cost=cost, protection=protection, min_protection=min_protection, zero_protection=zero_protection,
+                cost=cost, protection=protection, min_protection=min_protection, zp=zp,
                 protect_secondary=protect_secondary, on_unprotected=on_unprotected, record=record, **engine_opts,
             )
     hidden = (prim | kp)[prob.perm] & ~unp[prob.perm]
     costs = cell_costs(cost, prob.x, prob.perm)
     eng = Engine(
         prob, hidden, costs, protection=protection, min_protection=min_protection,
-        protect_secondary=protect_secondary, zero_protection=zero_protection, record=record,
+        protect_secondary=protect_secondary, zero_protection=zp[prob.perm], record=record,
         unpublished=unp[prob.perm] if unp.any() else None,
         forbid=nev[prob.perm] if nev.any() else None, **engine_opts,
     )
@@ -245,7 +252,7 @@ def _twin_classes(prob: Problem, unpub: np.ndarray) -> dict[int, dict[str, str]]
     return out
 
 
-def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, unp, nev, cost, **kw):
+def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, unp, nev, cost, zp, **kw):
     """Merge unpublished twin leaves into one class leaf per group, protect the
     smaller table, map the statuses back. Safe: a vector of the merged table
     spreads over the members of a class in proportion to their values, which
@@ -253,13 +260,13 @@ def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, 
     the same parents) and touches only unpublished cells."""
     names = {j: prob.dims[j] for j in classes}
     frame = cells.select([pl.col(d).cast(pl.String) for d in dims] + [pl.col(value).cast(pl.Float64)]).with_columns(
-        pl.Series("_p", prim), pl.Series("_k", kp), pl.Series("_u", unp), pl.Series("_n", nev),
+        pl.Series("_p", prim), pl.Series("_k", kp), pl.Series("_u", unp), pl.Series("_n", nev), pl.Series("_z", zp),
         pl.Series("_row", np.arange(cells.height)),
     )
     if isinstance(cost, pl.Series):
         frame = frame.with_columns(cost.cast(pl.Float64).alias("_c"))
     mapped = frame.with_columns([pl.col(names[j]).replace(classes[j]) for j in classes])
-    aggs = [pl.col(value).sum(), pl.col("_p").any(), pl.col("_k").any(), pl.col("_u").all(), pl.col("_n").any()]
+    aggs = [pl.col(value).sum(), pl.col("_p").any(), pl.col("_k").any(), pl.col("_u").all(), pl.col("_n").any(), pl.col("_z").max()]
     if isinstance(cost, pl.Series):
         aggs.append(pl.col("_c").sum())
     red = mapped.group_by(dims, maintain_order=True).agg(aggs)
@@ -271,7 +278,7 @@ def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, 
             e = e.with_columns(pl.col("parent").replace(classes[j]), pl.col("child").replace(classes[j])).unique()
         hs.append(Hierarchy(h.dimension, e, h.name))
     status, eng = run_secondary(
-        red, dims, hs, red["_p"], value=value, keep=red["_k"], unpublished=red["_u"], never_hide=red["_n"],
+        red, dims, hs, red["_p"], value=value, keep=red["_k"], unpublished=red["_u"], never_hide=red["_n"], zero_protection=red["_z"],
         cost=red["_c"] if isinstance(cost, pl.Series) else cost, check="skip", collapse=False, **kw,
     )
     back = mapped.select(*dims, "_row", "_u").join(

@@ -602,7 +602,8 @@ def compute_secret_pattern(
             if c is not None and c in results:
                 hid = results[c].filter(pl.col("secret").is_not_null())
                 kept = _or(kept, _map(hid, pb, code))
-        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept, part_rules=pb.part_rules)
+        copied = _follow(pb, follower, where, results, cfg) if not pb.parts else None
+        res = copied or suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept, part_rules=pb.part_rules)
         short[0] += res.short_primary
         short[1] += res.short_secondary
         for code, m in measures.items():
@@ -625,6 +626,26 @@ def compute_secret_pattern(
     )
     cols = [*KEY_COLUMNS, *[e for e in extras_all if e in pattern.columns]]
     return pattern.sort(["source", "indicator", *cols]), (short[0], short[1])
+
+
+def _follow(pb: SecretProblem, follower: dict, where: dict, results: dict, cfg: SecretConfig) -> Suppressed | None:  # type: ignore[type-arg]
+    """The pattern of a follower whose every published cell is a cell of its carrier: the carrier's,
+    copied (status and rule). None when some cell has no counterpart (then it is solved, keeping
+    the carrier's pattern)."""
+    c = follower.get((pb.source, pb.measure, pb.year))
+    if c is None or c not in results:
+        return None
+    carrier = where[c]
+    cc = _slice(carrier, carrier.cells, c[1]) if carrier.parts else carrier.cells
+    on = [d for d in pb.dims if d in cc.columns]
+    for d in carrier.dims:
+        if d not in on and d != "_part" and d in cc.columns:
+            cc = cc.filter(pl.col(d) == TOTAL)
+    fc = pb.cells.filter(in_level(pb.cells, cfg))
+    if fc.join(cc.select(on), on=on, how="anti", nulls_equal=True).height:
+        return None
+    hid = results[c].select(*on, "secret", "rule").unique(on, keep="first")
+    return Suppressed(fc.join(hid, on=on, how="left", nulls_equal=True, maintain_order="left"))
 
 
 def in_level(cells: pl.DataFrame, cfg: SecretConfig) -> pl.Series:

@@ -343,11 +343,14 @@ def suppress(
         keep = keep & ~unpublished
     unusable = unknown & (work["value"] <= 0)
     cost: Any = cfg.cost
+    head = None
     if cfg.headline_levels:
         from prst_etl.secrecy.problem import cell_costs
 
         head = headline_mask(work, edims, cfg.headline_levels).to_numpy()
-        if head.any():
+        if not head.any():
+            head = None
+        else:
             import numpy as np
 
             x = work["value"].to_numpy()
@@ -361,13 +364,38 @@ def suppress(
         if zp.any():
             told = implied_zeros(work, edims, hiers, zp, ~primary & ~unpublished)
             zero_protection = (zp & ~told).cast(pl.Float64) * float(rules.min_protection or 1.0)
-    res = suppress_cells(
-        work, edims, hiers, primary, value="value", protection=rules.protection, keep=keep,
-        min_protection=rules.min_protection, zero_protection=zero_protection, cost=cost,
-        check="report" if hiers and not unknown.any() else "skip",
+    opts = dict(
+        value="value", protection=rules.protection, keep=keep, min_protection=rules.min_protection,
+        zero_protection=zero_protection, cost=cost, check="report" if hiers and not unknown.any() else "skip",
         unpublished=unpublished if unpublished.any() else None, protect_secondary=cfg.protect_secondary,
-        never_hide=unusable if unusable.any() else None,
     )  # fmt: skip
+    res = None
+    if head is not None:
+        # headline cells first out of reach; only if some hidden cell cannot then be protected,
+        # allowed at their prohibitive cost
+        forced = primary | keep if keep is not None else primary
+        never = unusable | (pl.Series(head) & ~forced)
+        res = suppress_cells(work, edims, hiers, primary, never_hide=never, **opts)
+        if res.short_primary:
+            # the cells left short, protected on their own: what the first pass hid is free to
+            # move (it stays hidden, nothing more to protect), headline cells allowed at their cost
+            assert res.unprotected is not None
+            first = res.status
+            hid = first.is_not_null() & (first != UNPUBLISHED) & ~res.unprotected
+            opts2 = {**opts, "keep": None, "unpublished": unpublished | hid}
+            again = suppress_cells(work, edims, hiers, res.unprotected, never_hide=unusable if unusable.any() else None, **opts2)
+            second = again.status
+            status2 = (
+                pl.when(pl.Series(first).is_in(["secret", "secret-secondaire"])).then(pl.Series(first))
+                .when(second == "secret-secondaire").then(pl.lit("secret-secondaire"))
+                .otherwise(pl.Series(first))
+            )
+            merged = work.select(status2.alias("status"))["status"]
+            from prst_etl.secrecy.secondary import SuppressionResult
+
+            res = SuppressionResult(merged, again.short_primary, res.short_secondary + again.short_secondary, res.not_additive)
+    if res is None:
+        res = suppress_cells(work, edims, hiers, primary, never_hide=unusable if unusable.any() else None, **opts)
     known = res.not_additive
     if hiers and unknown.any():
         # the table prst built must add up where its values are known (a bug otherwise, not data)

@@ -13,7 +13,9 @@ from .engine import SECONDARY, SECRET, Engine
 from .problem import Problem, build_problem, cell_costs, check_additivity
 from .structure import Hierarchy, HierarchyError
 
-LABELS = np.array([None, "secret", "secret-secondaire", "non-publie"], dtype=object)
+SHORT = "secret-court"
+"""Internal label (``on_unprotected="ignore"``): a primary or kept cell left unprotected."""
+LABELS = np.array([None, "secret", "secret-secondaire", "non-publie", SHORT], dtype=object)
 
 
 class SecrecyError(RuntimeError):
@@ -34,6 +36,8 @@ class SuppressionResult:
     not_additive: pl.DataFrame = field(default_factory=pl.DataFrame)
     """Cells that differ from the sum of the leaf cells below them (``check="report"``)."""
     stats: dict = field(default_factory=dict)
+    unprotected: pl.Series | None = None
+    """Aligned with the cells: the primary or kept cells left short."""
 
 
 def secondary_suppression(
@@ -108,9 +112,10 @@ def suppress_cells(
         bad = check_additivity(build_problem(cells, dims, hierarchies, options.get("value", "value")))
     status, eng = run_secondary(cells, dims, hierarchies, primary, check="skip", on_unprotected="ignore", **options)
     u = eng.unprotected
+    short = (status == SHORT).fill_null(False)
     return SuppressionResult(
-        status=status, short_primary=int((eng.status[u] == SECRET).sum()), short_secondary=int((eng.status[u] == SECONDARY).sum()),
-        not_additive=bad, stats=dict(eng.stats),
+        status=status.replace(SHORT, "secret"), short_primary=int(short.sum()), short_secondary=int((eng.status[u] == SECONDARY).sum()),
+        not_additive=bad, stats=dict(eng.stats), unprotected=short,
     )
 
 
@@ -202,7 +207,11 @@ def run_secondary(
     eng.run()
     _report(eng, prob, value, on_unprotected)
     out = np.zeros(n, np.int8)
-    out[prob.perm] = eng.status
+    st = eng.status.copy()
+    if on_unprotected == "ignore" and len(eng.unprotected):
+        u = eng.unprotected
+        st[u[st[u] == SECRET]] = 4
+    out[prob.perm] = st
     return pl.Series("status", LABELS[out].tolist(), dtype=pl.String), eng
 
 

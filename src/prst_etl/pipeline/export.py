@@ -267,8 +267,22 @@ class LevelData:
             df.join(self.labels, on=["geo_level", "geo_code"], how="left")
             .join(sectors.labels(), on=["sector_level", "sector_code"], how="left")
             .select(BASE_COLUMNS + self.extras + TAIL_COLUMNS)
+            .with_columns(stable_values(indicator))
             .sort(["geo_code", "sector_level", "sector_code", "sex", "age_band", *self.extras, "year", "sources"])
         )
+
+
+STABLE_DIGITS = 6
+"""Digits kept beyond the catalogue's ``decimals`` in exact (Parquet) exports: enough for any
+analysis, and the last digits of float sums (whose order varies between runs) never show, so
+that exports of the same files are byte-identical."""
+
+
+def stable_values(indicator: str) -> list[pl.Expr]:
+    from prst_etl.pipeline.wide import decimals_of
+
+    d = decimals_of(indicator) + STABLE_DIGITS
+    return [pl.col(c).round(d) for c in ("value", "ci_low", "ci_high")]
 
 
 def level_data(

@@ -470,7 +470,8 @@ def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[Secret
                     *KEY_COLUMNS, *extras, pl.col("value").alias("n_units")
                 )
             for m in table_measures(spec):
-                rows = in_scope(measure_rows(df, spec, dims, "", extras, m), extras, cfg)
+                # only what the suppression reads: millions of repeated labels cost gigabytes
+                rows = in_scope(measure_rows(df, spec, dims, "", extras, m), extras, cfg).select(*KEY_COLUMNS, *extras, "value")
                 if units is not None:
                     rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
                 groups.setdefault((r["source"], spec.name, m), []).append(rows)

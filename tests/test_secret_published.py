@@ -209,3 +209,18 @@ def test_exports_of_the_same_files_are_byte_identical(tmp_path) -> None:  # type
             assert r.exit_code == 0, r.stderr
     for name in ("o{}.parquet", "o{}.csv", "o{}_secret-audit.parquet", "o{}_secret-audit.csv"):
         assert (tmp_path / name.format(1)).read_bytes() == (tmp_path / name.format(2)).read_bytes(), name
+
+
+def test_measure_identities_are_checked_at_aggregate_time(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """at_ip ≥ at_ip_lt10 + at_ip_ge10 (catalogue [[identity]]): a cube that breaks it gets a note."""
+    from prst_etl.pipeline.aggregate import identity_notes
+    from prst_etl.sources import all_sources
+
+    spec = all_sources()["carsat-mp"]().table("at")
+    cube = pl.DataFrame({m: [1.0, 2.0] for m in spec.measure_ids}).with_columns(
+        pl.Series("at_ip", [5.0, 2.0]), pl.Series("at_ip_lt10", [3.0, 2.0]), pl.Series("at_ip_ge10", [1.0, 1.0]),
+        pl.Series("at_somme_taux_ip", [9.0, 9.0]), pl.Series("at_somme_taux_ip_lt10", [1.0, 1.0]),
+    )
+    cube.write_parquet(tmp_path / "c.parquet")
+    notes = identity_notes(spec, tmp_path / "c.parquet", "carsat-mp at 2024")
+    assert len(notes) == 1 and "at_ip ≥ at_ip_lt10 + at_ip_ge10" in notes[0] and "1 case(s)" in notes[0]

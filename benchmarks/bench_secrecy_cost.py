@@ -29,17 +29,22 @@ FAMILIES = {
 HEADLINE_LEVELS = ("region", "departement", "zone-emploi")
 
 
-def cost_table(wh_path: str) -> tuple[list[dict], float, float]:
+def cost_table(wh_path: str, pattern_file: str | None = None, zero_rule: str | None = None) -> tuple[list[dict], float, float]:
+    import dataclasses
+
     import polars as pl
 
     from prst_etl.model.codes import TOTAL
     from prst_etl.pipeline import secret as S
     from prst_etl.warehouse import open_warehouse
 
+    if zero_rule:
+        cfg = dataclasses.replace(S.config(), zero_rule=zero_rule)
+        S.config = lambda: cfg  # type: ignore[assignment]
     t0 = time.perf_counter()
     with open_warehouse(wh_path) as wh:
         problems, extras = S.secret_problems(wh, None)
-        pattern, _ = S.compute_secret_pattern(wh, None)
+        pattern = pl.read_parquet(pattern_file) if pattern_file else S.compute_secret_pattern(wh, None)[0]
     wall = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     cfg = S.config()
@@ -80,8 +85,10 @@ def cost_table(wh_path: str) -> tuple[list[dict], float, float]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("warehouse")
+    ap.add_argument("--pattern", help="a pattern file to report on instead of computing it (e.g. an older version's)")
+    ap.add_argument("--zero-rule", choices=["population", "publish"], help="override schemas/secret.toml")
     args = ap.parse_args()
-    rows, wall, peak = cost_table(args.warehouse)
+    rows, wall, peak = cost_table(args.warehouse, args.pattern, args.zero_rule)
     print(f"warehouse {args.warehouse}: pattern in {wall:.1f} s, peak RSS {peak:.0f} MiB")
     print(f"{'famille':26} {'cases':>9} {'primaires':>10} {'% valeur':>8} {'secondaires':>11} {'% valeur':>8} {'titres':>7} {'dont prim.':>10} {'dont sec.':>9}")
     for r in rows:

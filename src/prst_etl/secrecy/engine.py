@@ -454,10 +454,12 @@ class Engine:
             good = pcell >= 0
             good[good] = p.x[pcell[good]] > 0
             po, pb, pa, pcell = po[good], pb[good], pa[good], pcell[good]
-            if fi == 0 and top[own].any():
-                # no partner: the flow leaves the table through every ancestor —
-                # the only way to move a cell that is a total in every dimension
-                sa = np.flatnonzero(top[own])
+            topf = (st.lset_ptr[cf + 1] - st.lset_ptr[cf]) == len(st.leaves)
+            if (fi == 0 and top[own].any()) or topf[own].any():
+                # no partner: the flow leaves the table through every ancestor — the only way to
+                # move a cell that is a total in every dimension, or in this one (no leaf outside
+                # it to pair with)
+                sa = np.flatnonzero(top[own] | topf[own])
                 po = np.concatenate([po, sa])
                 pb = np.concatenate([pb, np.full(len(sa), -1)])
                 pa = np.concatenate([pa, a[sa]])

@@ -426,23 +426,38 @@ REST = "_reste"
 to its total (unpublished, non-negative)."""
 
 
-@dataclass
 class SecretProblem:
     """One linked table: one measure of one source for one year, every level at once (or several
-    measures tied by an identity, stacked along ``_part``)."""
+    measures tied by an identity, stacked along ``_part``). ``cells`` is built when first read
+    (from the aggregates) and dropped by :meth:`release`: the problems of a warehouse never sit in
+    memory all at once."""
 
-    source: str
-    table: str
-    measure: str
-    year: int
-    cells: pl.DataFrame
-    dims: list[str]
-    rules: object
-    spsti: pl.DataFrame | None
-    part_rules: dict | None = None  # type: ignore[type-arg]
-    """Stacked identity: part code → rules (the total's code is ``_T``)."""
-    parts: dict | None = None  # type: ignore[type-arg]
-    """Stacked identity: part code → measure."""
+    def __init__(
+        self, source: str, table: str, measure: str, year: int, cells: pl.DataFrame | Callable[[], pl.DataFrame],
+        dims: list[str], rules: object, spsti: pl.DataFrame | None, part_rules: dict | None = None, parts: dict | None = None,  # type: ignore[type-arg]
+    ) -> None:
+        self.source, self.table, self.measure, self.year = source, table, measure, year
+        self._load = cells if callable(cells) else None
+        self._cells = None if callable(cells) else cells
+        self.dims, self.rules, self.spsti = dims, rules, spsti
+        self.part_rules = part_rules
+        """Stacked identity: part code → rules (the total's code is ``_T``)."""
+        self.parts = parts
+        """Stacked identity: part code → measure."""
+
+    @property
+    def cells(self) -> pl.DataFrame:
+        if self._cells is None:
+            assert self._load is not None
+            self._cells = self._load()
+        return self._cells
+
+    def release(self) -> None:
+        if self._load is not None:
+            self._cells = None
+
+    def __repr__(self) -> str:
+        return f"SecretProblem({self.source}, {self.table}, {self.measure}, {self.year})"
 
 
 def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[SecretProblem], list[str]]:
@@ -452,7 +467,7 @@ def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[Secret
 
     cfg = config()
     registry = all_sources()
-    groups: dict[tuple[str, str, str], list[pl.DataFrame]] = {}
+    tables: dict[tuple[str, str], list[tuple[pl.DataFrame, object, list[str], list[str]]]] = {}
     extras_all: set[str] = set()
     for level in SECRET_LEVELS:
         for r in current_aggregates(wh, level, years).iter_rows(named=True):
@@ -462,28 +477,37 @@ def secret_problems(wh: Warehouse, years: list[int] | None) -> tuple[list[Secret
             df = with_status_columns(pl.scan_parquet(wh.abs(r["path"])), spec)
             df = df.filter(pl.col("sector_level").is_in(list(cfg.sector_levels))).collect()
             df = df.with_columns(pl.lit(r["source"]).alias("sources"), pl.lit(None, dtype=pl.String).alias("coverage"))
-            dims = list(KEY_COLUMNS) + list(spec.extra_dims)
+            tables.setdefault((r["source"], spec.name), []).append((df, spec, list(KEY_COLUMNS) + list(spec.extra_dims), extras))
+
+    def rows_of(frames, measure: str, year: int) -> pl.DataFrame:  # type: ignore[no-untyped-def]
+        out = []
+        for df, spec, dims, extras in frames:
+            df = df.filter(pl.col("year") == year)
             unit = cfg.units.get(spec.name)
-            units = None
+            # only what the suppression reads: millions of repeated labels cost gigabytes
+            rows = in_scope(measure_rows(df, spec, dims, "", extras, measure), extras, cfg).select(*KEY_COLUMNS, *extras, "value")
             if unit and unit in spec.measure_ids:
                 units = in_scope(measure_rows(df, spec, dims, "", extras, unit), extras, cfg).select(
                     *KEY_COLUMNS, *extras, pl.col("value").alias("n_units")
                 )
-            for m in table_measures(spec):
-                # only what the suppression reads: millions of repeated labels cost gigabytes
-                rows = in_scope(measure_rows(df, spec, dims, "", extras, m), extras, cfg).select(*KEY_COLUMNS, *extras, "value")
-                if units is not None:
-                    rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
-                groups.setdefault((r["source"], spec.name, m), []).append(rows)
+                rows = rows.join(units, on=[*KEY_COLUMNS, *extras], how="left", nulls_equal=True)
+            out.append(rows)
+        return pl.concat(out, how="diagonal_relaxed")
+
     perims = wh.perimeter_rows()
     problems = []
-    for (source, table, measure), frames in sorted(groups.items()):
-        cells = pl.concat(frames, how="diagonal_relaxed")
-        extras = [e for e in sorted(extras_all) if e in cells.columns]
-        rules = cfg.rules(source, measure, "n_units" in cells.columns)
+    for (source, table), frames in sorted(tables.items()):
+        spec = frames[0][1]
+        has_units = bool(cfg.units.get(table) and cfg.units[table] in spec.measure_ids)  # type: ignore[attr-defined]
+        extras = sorted({e for f in frames for e in f[3]})
         dims = [d for d in [*KEY_COLUMNS, *extras] if d != "year"]
-        for (year,), sub in sorted(cells.partition_by("year", as_dict=True, maintain_order=True).items()):
-            problems.append(SecretProblem(source, table, measure, int(year), sub, dims, rules, spsti_map(perims, int(year))))
+        yrs = sorted({int(y) for f in frames for y in f[0]["year"].unique().to_list()})
+        for measure in table_measures(spec):
+            rules = cfg.rules(source, measure, has_units)
+            for year in yrs:
+                load = (lambda fr=frames, m=measure, y=year: rows_of(fr, m, y))
+                problems.append(SecretProblem(source, table, measure, year, load, dims, rules, spsti_map(perims, year)))
+    problems.sort(key=lambda p: (p.source, p.table, p.measure, p.year))
     return stack_identities(problems), sorted(extras_all)
 
 
@@ -505,17 +529,31 @@ def stack_identities(problems: list[SecretProblem]) -> list[SecretProblem]:
             members = [by.get((source, table, m, year)) for m in ident.parts]
             if any(m is None for m in members):
                 continue
-            pb = stack_identity(tot, members, ident.parts)  # type: ignore[arg-type]
-            if pb is None:
+            ok = stack_identity(tot, members, ident.parts) is not None  # type: ignore[arg-type]
+            for pb in (tot, *members):
+                pb.release()  # type: ignore[union-attr]
+            if not ok:
                 continue
             used.update({(source, table, m, year) for m in (ident.total, *ident.parts)})
-            stacked.append(pb)
+            load = (lambda t=tot, ms=members, names=ident.parts: _stacked_cells(t, ms, names))
+            part_rules = {code: pb.rules for code, pb in zip((TOTAL, *ident.parts), [tot, *members])}  # type: ignore[union-attr]
+            stacked.append(SecretProblem(tot.source, tot.table, tot.measure, tot.year, load, [*tot.dims, "_part"], tot.rules, tot.spsti,
+                                         part_rules=part_rules, parts=dict(zip((TOTAL, *ident.parts), (tot.measure, *ident.parts)))))  # fmt: skip
     rest = [p for p in problems if (p.source, p.table, p.measure, p.year) not in used]
     return sorted([*rest, *stacked], key=lambda p: (p.source, p.table, p.measure, p.year))
 
 
-def stack_identity(total: SecretProblem, members: list[SecretProblem], names: tuple[str, ...]) -> SecretProblem | None:
-    on = [d for d in total.dims]
+def _stacked_cells(total: SecretProblem, members: list[SecretProblem], names: tuple[str, ...]) -> pl.DataFrame:
+    cells = stack_identity(total, members, names)
+    for pb in (total, *members):
+        pb.release()
+    assert cells is not None
+    return cells
+
+
+def stack_identity(total: SecretProblem, members: list[SecretProblem], names: tuple[str, ...]) -> pl.DataFrame | None:
+    """The cells of the stacked table, or None when the parts exceed the total somewhere."""
+    on = list(total.dims)
     codes = [TOTAL, *names]
     frames = [pb.cells.with_columns(pl.lit(code).alias("_part")) for code, pb in zip(codes, [total, *members])]
     wide = total.cells.select(*on, pl.col("value").alias("_t"))
@@ -531,9 +569,7 @@ def stack_identity(total: SecretProblem, members: list[SecretProblem], names: tu
         if "n_units" in extra.columns:
             extra = extra.with_columns(pl.lit(None, pl.Float64).alias("n_units"))
         frames.append(extra)
-    cells = pl.concat(frames, how="diagonal_relaxed")
-    part_rules = {code: pb.rules for code, pb in zip(codes, [total, *members])}
-    return replace(total, cells=cells, dims=[*total.dims, "_part"], part_rules=part_rules, parts=dict(zip(codes, [total.measure, *names])))
+    return pl.concat(frames, how="diagonal_relaxed")
 
 
 def _kept(keep: pl.DataFrame | None, pb: SecretProblem, measure: str, cells: pl.DataFrame) -> pl.Series | None:
@@ -626,6 +662,8 @@ def compute_secret_pattern(
                 fr = f.part_rules[next(c for c, mm in f.parts.items() if mm == m2)] if f.parts else f.rules
                 fp = in_level(fc, cfg) & _primary(fc, fr, "n_units" if "n_units" in fc.columns else "_no_units", cfg)
                 kept = _or(kept, _map(fc.filter(fp), pb, code))
+                if f is not pb:
+                    f.release()
             # a follower keeps at least its carrier's pattern
             c = follower.get((pb.source, m, pb.year))
             if c is not None and c in results:
@@ -635,6 +673,7 @@ def compute_secret_pattern(
         res = copied or suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept, part_rules=pb.part_rules)
         short[0] += res.short_primary
         short[1] += res.short_secondary
+        pb.release()
         for code, m in measures.items():
             r = _slice(pb, res.frame, m)
             if (pb.source, m, pb.year) in links:
@@ -671,7 +710,10 @@ def _follow(pb: SecretProblem, follower: dict, where: dict, results: dict, cfg: 
         if d not in on and d != "_part" and d in cc.columns:
             cc = cc.filter(pl.col(d) == TOTAL)
     fc = pb.cells.filter(in_level(pb.cells, cfg))
-    if fc.join(cc.select(on), on=on, how="anti", nulls_equal=True).height:
+    missing = fc.join(cc.select(on), on=on, how="anti", nulls_equal=True).height
+    if carrier is not pb:
+        carrier.release()
+    if missing:
         return None
     hid = results[c].select(*on, "secret", "rule").unique(on, keep="first")
     return Suppressed(fc.join(hid, on=on, how="left", nulls_equal=True, maintain_order="left"))

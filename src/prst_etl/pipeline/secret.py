@@ -307,20 +307,28 @@ def suppress(
     keep: pl.Series | None = None,
     *,
     part_rules: dict | None = None,  # type: ignore[type-arg]
+    free: pl.Series | None = None,
+    fixed: pl.Series | None = None,
 ) -> Suppressed:
     """Status (``secret`` / ``secret-secondaire`` / null) and rule of every cell of one linked table.
 
     ``cells``: ``geo_level, geo_code, sector_level, sector_code`` + other ``dims`` +
     ``value`` and optionally ``n_units``; rows without a value (signs of the source) carry
     the equations as unknown cells (see :func:`linked_table`) and are left out of the result:
-    they are not published anyway. ``keep`` is aligned with ``cells``. ``part_rules``: when the
+    they are not published anyway. ``keep`` is aligned with ``cells``, and so are ``free``
+    (hidden already, by another table of the same quantity, and protected there: free to move,
+    nothing to protect; returned without status) and ``fixed`` (published by that other table:
+    never hidden here). ``part_rules``: when the
     table stacks several measures (dimension ``_part``, see :func:`stack_identity`), the rules of
     each part; the rows of part ``_reste`` are never published.
     """
     from prst_etl.secrecy import suppress_cells
     from prst_etl.secrecy.primary import audit
 
-    work, edims, hiers = linked_table(cells.with_columns(pl.Series("_keep", keep) if keep is not None else pl.lit(False).alias("_keep")), dims, spsti)
+    def flag(name: str, mask: pl.Series | None) -> pl.Expr:
+        return pl.Series(name, mask) if mask is not None else pl.lit(False).alias(name)  # type: ignore[return-value]
+
+    work, edims, hiers = linked_table(cells.with_columns(flag("_keep", keep), flag("_free", free), flag("_fixed", fixed)), dims, spsti)
     if work.height == 0:
         return Suppressed(cells.head(0).with_columns(pl.lit(None, pl.String).alias("secret"), pl.lit(None, pl.String).alias("rule")))
     unknown = work["unknown"]
@@ -332,16 +340,17 @@ def suppress(
     unpublished = work["geo_level"].is_in(list(cfg.unpublished_levels)) | (work["geo_level"] == PARTS) | unknown
     if "_part" in work.columns:
         unpublished = unpublished | (work["_part"] == REST)
+    unpublished = unpublished | work["_free"]
     if part_rules:
         primary = pl.Series([False] * work.height)
         for part, r in part_rules.items():
             primary = primary | (_primary(work, r, n_units, cfg) & (work["_part"] == part))
     else:
         primary = _primary(work, rules, n_units, cfg)
-    primary = primary & ~unpublished
+    primary = primary & ~unpublished & ~work["_fixed"]
     if keep is not None:
         keep = keep & ~unpublished
-    unusable = unknown & (work["value"] <= 0)
+    unusable = (unknown & (work["value"] <= 0)) | (work["_fixed"] & ~unpublished)
     cost: Any = cfg.cost
     head = None
     if cfg.headline_levels:
@@ -414,7 +423,7 @@ def suppress(
     else:
         aud = audit(work, edims, status, rules, value="value", n_units=n_units)
     out = work.with_columns(status.alias("secret")).join(aud.select(*edims, "rule"), on=edims, how="left", nulls_equal=True)
-    out = out.filter(~pl.col("unknown") & ~pl.col("geo_level").eq(PARTS)).drop("geo", "sector", "unknown", "_keep")
+    out = out.filter(~pl.col("unknown") & ~pl.col("geo_level").eq(PARTS)).drop("geo", "sector", "unknown", "_keep", "_free", "_fixed")
     return Suppressed(out, res.short_primary, res.short_secondary)
 
 
@@ -649,7 +658,8 @@ def compute_secret_pattern(
         if progress:
             progress(f"secret statistique {n}/{len(order)} : {pb.source} {pb.measure} {pb.year}")
         measures = pb.parts or {TOTAL: pb.measure}
-        kept = None
+        kept = free = fixed = None
+        inherited: list[pl.DataFrame] = []
         for code, m in measures.items():
             k = _kept(keep, pb, m, pb.cells)
             if k is not None and pb.parts:
@@ -664,13 +674,34 @@ def compute_secret_pattern(
                 kept = _or(kept, _map(fc.filter(fp), pb, code))
                 if f is not pb:
                     f.release()
-            # a follower keeps at least its carrier's pattern
+            # a follower has its carrier's pattern on the cells they share: the carrier's primary
+            # cells protected here too, its secondary ones hidden and free, the others published
             c = follower.get((pb.source, m, pb.year))
             if c is not None and c in results:
-                hid = results[c].filter(pl.col("secret").is_not_null())
-                kept = _or(kept, _map(hid, pb, code))
+                hid = results[c]
+                kept = _or(kept, _map(hid.filter(pl.col("secret") == "secret"), pb, code))
+                free = _or(free, _map(hid.filter(pl.col("secret") == "secret-secondaire"), pb, code))
+                carrier = where[c]
+                shared = _map(_slice(carrier, carrier.cells, c[1]) if carrier.parts else carrier.cells, pb, code)
+                carrier.release()
+                fixed = _or(fixed, shared)
+                inherited.append(hid)
         copied = _follow(pb, follower, where, results, cfg) if not pb.parts else None
-        res = copied or suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept, part_rules=pb.part_rules)
+        if copied is None and fixed is not None:
+            fixed = fixed & ~(kept if kept is not None else fixed.not_()) & ~(free if free is not None else fixed.not_())
+        res = copied or suppress(pb.cells, pb.dims, pb.rules, pb.spsti, kept, part_rules=pb.part_rules, free=free, fixed=fixed)
+        if copied is None and fixed is not None and res.short_primary:
+            # the carrier's published cells leave some cell of this table short: then every cell the
+            # carrier hid is kept hidden and protected here, and more may be hidden
+            res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti, _or(kept, free), part_rules=pb.part_rules)
+            inherited = []
+        if copied is None and inherited:
+            # the carrier's secondary cells come back with their status and rule
+            on = [d for d in pb.dims if d != "_part" and d in inherited[0].columns]
+            back = pl.concat(inherited).select(*on, pl.col("secret").alias("_s"), pl.col("rule").alias("_r")).unique(on, keep="first")
+            f = res.frame.join(back, on=on, how="left", nulls_equal=True, maintain_order="left")
+            f = f.with_columns(pl.coalesce("secret", "_s").alias("secret"), pl.coalesce("rule", "_r").alias("rule")).drop("_s", "_r")
+            res = Suppressed(f, res.short_primary, res.short_secondary)
         short[0] += res.short_primary
         short[1] += res.short_secondary
         pb.release()

@@ -600,8 +600,8 @@ def _or(a: pl.Series | None, b: pl.Series | None) -> pl.Series | None:
 
 def same_links(problems: list[SecretProblem]) -> dict[tuple[str, str, int], list[tuple[str, str]]]:
     """The same quantity given by several measures or sources (catalogue ``[[same]]``): per carrier
-    (source, measure, year) — the first present, whose table has the most dimensions — the other
-    (source, measure) of the same year, which follow its pattern."""
+    (source, measure, year) — the first present — the other (source, measure) of the same year,
+    which follow its pattern."""
     from prst_etl.model.indicators import same_groups
 
     present: dict[tuple[str, str, int], SecretProblem] = {}

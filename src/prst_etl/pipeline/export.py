@@ -248,9 +248,10 @@ class LevelData:
         keys = [*KEY_COLUMNS, *self.extras, "series"]
         if indicator in cat and cat[indicator].is_rate:
             ind = cat[indicator]
-            df = rate(ind, self._long(ind.numerator), self._long(ind.denominator), keys)  # type: ignore[arg-type]
+            num, den = ind.numerator, ind.denominator
+            df = rate(ind, stable_counts(self._long(num), num), stable_counts(self._long(den), den), keys)  # type: ignore[arg-type]
         else:
-            df = self._long(indicator).with_columns(
+            df = stable_counts(self._long(indicator), indicator).with_columns(
                 pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high")
             )
         if df.height == 0:
@@ -267,22 +268,21 @@ class LevelData:
             df.join(self.labels, on=["geo_level", "geo_code"], how="left")
             .join(sectors.labels(), on=["sector_level", "sector_code"], how="left")
             .select(BASE_COLUMNS + self.extras + TAIL_COLUMNS)
-            .with_columns(stable_values(indicator))
             .sort(["geo_code", "sector_level", "sector_code", "sex", "age_band", *self.extras, "year", "sources"])
         )
 
 
 STABLE_DIGITS = 6
-"""Digits kept beyond the catalogue's ``decimals`` in exact (Parquet) exports: enough for any
-analysis, and the last digits of float sums (whose order varies between runs) never show, so
-that exports of the same files are byte-identical."""
+"""Decimals kept beyond the catalogue's ``decimals`` for counts in exact (Parquet) exports: far
+beyond any use, and the last digits of float sums (whose order varies between runs) never show;
+rates are computed from these counts. So exports of the same files are byte-identical. (CSV and
+workbooks are rounded to the catalogue's ``decimals``.)"""
 
 
-def stable_values(indicator: str) -> list[pl.Expr]:
+def stable_counts(df: pl.DataFrame, measure: str) -> pl.DataFrame:
     from prst_etl.pipeline.wide import decimals_of
 
-    d = decimals_of(indicator) + STABLE_DIGITS
-    return [pl.col(c).round(d) for c in ("value", "ci_low", "ci_high")]
+    return df.with_columns(pl.col("value").round(decimals_of(measure) + STABLE_DIGITS))
 
 
 def level_data(

@@ -68,7 +68,7 @@ def _attacker_view(pb):  # type: ignore[no-untyped-def]
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti)
+        res = suppress(pb.cells, pb.dims, pb.rules, pb.spsti).frame
     work, edims, hiers = linked_table(pb.cells, pb.dims, pb.spsti)
     status = work.join(res.select(*pb.dims, "secret"), on=pb.dims, how="left", nulls_equal=True)["secret"]
     hidden = status.is_not_null()

@@ -60,3 +60,5 @@ def aggregate(
             f"Conservation vérifiée : pour {fmt_int(len(parts))} table(s) × année, chaque mesure des faits se retrouve "
             f"dans le total du niveau le plus agrégé ({levels}) — {fmt_int(len(report.conservation))} mesures."
         )
+    for note in report.notes:
+        out.print(f"[yellow]avertissement[/yellow] : {note}")

@@ -81,6 +81,43 @@ def catalogue() -> dict[str, Indicator]:
     return out
 
 
+@dataclass(frozen=True)
+class Identity:
+    """``total = Σ parts``, cell by cell, between measures of one table (catalogue ``[[identity]]``)."""
+
+    total: str
+    parts: tuple[str, ...]
+    exact: bool = False
+    """True: the parts always add up to the total; False: they may fall short (never exceed)."""
+
+
+@dataclass(frozen=True)
+class Same:
+    """Measures (of one source, or of the ``sources`` listed) that count the same quantity
+    (catalogue ``[[same]]``): published with one secrecy pattern, that of the first present."""
+
+    measures: tuple[str, ...]
+    sources: tuple[str, ...] = ()
+
+
+def _relations(kind: str) -> list[dict]:  # type: ignore[type-arg]
+    out = []
+    for path in sorted((data_dir("schemas") / "indicators").glob("*.toml")):
+        with path.open("rb") as fh:
+            out.extend(tomllib.load(fh).get(kind, []))
+    return out
+
+
+@cache
+def identities() -> tuple[Identity, ...]:
+    return tuple(Identity(d["total"], tuple(d["parts"]), bool(d.get("exact", False))) for d in _relations("identity"))
+
+
+@cache
+def same_groups() -> tuple[Same, ...]:
+    return tuple(Same(tuple(d["measures"]), tuple(d.get("sources", ()))) for d in _relations("same"))
+
+
 def get_indicator(ind_id: str) -> Indicator:
     cat = catalogue()
     if ind_id not in cat:

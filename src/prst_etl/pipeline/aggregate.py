@@ -106,6 +106,29 @@ def conservation(facts: pl.LazyFrame, spec: TableSpec, cube_path: Path) -> list[
     return out
 
 
+def identity_notes(spec: TableSpec, cube_path: Path, label: str) -> list[str]:
+    """The measure identities of the catalogue (``[[identity]]``: total = Σ parts, or ≥ when not
+    exact) checked on every cell of a cube: one note per identity the data break (the secrecy
+    then keeps the measures apart)."""
+    from prst_etl.model.indicators import identities
+
+    have = set(spec.measure_ids)
+    notes = []
+    for ident in identities():
+        if ident.total not in have or not all(p in have for p in ident.parts):
+            continue
+        gap = pl.col(ident.total) - pl.sum_horizontal([pl.col(p).fill_null(0) for p in ident.parts])
+        bad = gap < -1e-9 if not ident.exact else gap.abs() > 1e-9
+        got = pl.scan_parquet(cube_path).select(bad.sum().alias("n"), gap.min().alias("worst")).collect().row(0)
+        if got[0]:
+            rel = "=" if ident.exact else "≥"
+            notes.append(
+                f"{label} : {ident.total} {rel} {' + '.join(ident.parts)} n'est pas vérifié sur {got[0]} case(s) "
+                f"(écart {got[1]:.12g}) : le secret statistique traite ces mesures séparément."
+            )
+    return notes
+
+
 # -- geography --------------------------------------------------------------------------
 
 
@@ -302,6 +325,7 @@ def aggregate(
             bad = [c for c in checked if not c["ok"]]
             report.conservation += [{"source": t["source"], "table_name": t["table_name"], "year": t["year"],
                                      "level": t["target"], **c} for c in checked]  # fmt: skip
+            report.notes += identity_notes(spec, tmp, f"{t['source']} {t['table_name']} {t['year']}")
             if bad:
                 tmp.unlink(missing_ok=True)
                 detail = "; ".join(f"{c['measure']} : faits {c['facts']:.12g}, total {c['total']:.12g}" for c in bad[:5])

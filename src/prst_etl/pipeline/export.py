@@ -248,9 +248,10 @@ class LevelData:
         keys = [*KEY_COLUMNS, *self.extras, "series"]
         if indicator in cat and cat[indicator].is_rate:
             ind = cat[indicator]
-            df = rate(ind, self._long(ind.numerator), self._long(ind.denominator), keys)  # type: ignore[arg-type]
+            num, den = ind.numerator, ind.denominator
+            df = rate(ind, stable_counts(self._long(num), num), stable_counts(self._long(den), den), keys)  # type: ignore[arg-type]
         else:
-            df = self._long(indicator).with_columns(
+            df = stable_counts(self._long(indicator), indicator).with_columns(
                 pl.lit(None, dtype=pl.Float64).alias("ci_low"), pl.lit(None, dtype=pl.Float64).alias("ci_high")
             )
         if df.height == 0:
@@ -269,6 +270,19 @@ class LevelData:
             .select(BASE_COLUMNS + self.extras + TAIL_COLUMNS)
             .sort(["geo_code", "sector_level", "sector_code", "sex", "age_band", *self.extras, "year", "sources"])
         )
+
+
+STABLE_DIGITS = 6
+"""Decimals kept beyond the catalogue's ``decimals`` for counts in exact (Parquet) exports: far
+beyond any use, and the last digits of float sums (whose order varies between runs) never show;
+rates are computed from these counts. So exports of the same files are byte-identical. (CSV and
+workbooks are rounded to the catalogue's ``decimals``.)"""
+
+
+def stable_counts(df: pl.DataFrame, measure: str) -> pl.DataFrame:
+    from prst_etl.pipeline.wide import decimals_of
+
+    return df.with_columns(pl.col("value").round(decimals_of(measure) + STABLE_DIGITS))
 
 
 def level_data(
@@ -455,8 +469,8 @@ def frame_as_of(
 
 
 def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFrame:
-    """Every hidden cell of the level (within the export's filters): its codes, value, status and
-    the rule that hid it."""
+    """Every hidden cell of the level (within the export's filters): its codes, status and the rule
+    that hid it — never its value (the audit is published beside the export)."""
     p = pattern.filter(pl.col("geo_level") == level)
     f = data.filters
     if f.indicators or f.families:
@@ -469,7 +483,7 @@ def audit_frame(pattern: pl.DataFrame, level: str, data: LevelData) -> pl.DataFr
     extras = [e for e in data.extras if e in p.columns]
     return (
         p.join(data.labels, on=["geo_level", "geo_code"], how="left")
-        .select(*[c for c in BASE_COLUMNS if c not in ("sector_label",)], *extras, "year", "indicator", "value",
+        .select(*[c for c in BASE_COLUMNS if c not in ("sector_label",)], *extras, "year", "indicator",
                 pl.col("secret").alias("status"), "rule", pl.col("source"))  # fmt: skip
         .sort(["indicator", "geo_code", "sector_level", "sector_code", "sex", "age_band", *extras, "year"])
     )

@@ -5,7 +5,7 @@ See ``docs/secret.md`` (French) for the rules file, the method and its limits.
 
 from .primary import audit, primary_reasons, primary_suppression, rate_pattern
 from .rules import RuleBook, Rules, RulesError, load_rulebook, load_rules
-from .secondary import SecrecyError, secondary_suppression
+from .secondary import SecrecyError, SuppressionResult, secondary_suppression, suppress_cells
 from .structure import TOTAL, Hierarchy, HierarchyError
 
 __all__ = [
@@ -23,4 +23,6 @@ __all__ = [
     "primary_suppression",
     "rate_pattern",
     "secondary_suppression",
+    "suppress_cells",
+    "SuppressionResult",
 ]

@@ -88,10 +88,13 @@ class _Neighbours:
     value), to find partners of similar value on the same line: twins (same
     closure), children of the same parent, or any leaf."""
 
-    def __init__(self, prob: Problem, j: int) -> None:
+    def __init__(self, prob: Problem, j: int, anchors: np.ndarray | None = None) -> None:
         st = prob.structs[j]
         lp_all = st.leaf_pos[prob.idx[:, j]]
-        cells = np.flatnonzero((lp_all >= 0) & (prob.x > 0))
+        # zero cells that need protection are anchors too (their partners are the smallest
+        # positive cells of their groups)
+        ok = prob.x > 0 if anchors is None else (prob.x > 0) | anchors
+        cells = np.flatnonzero((lp_all >= 0) & ok)
         own, g = expand_ptr(st.grp_ptr, st.grp_idx, lp_all[cells].astype(np.int64))
         e_cell = cells[own]
         e_line = prob.key[e_cell] - prob.idx[e_cell, j].astype(np.int64) * prob.strides[j]
@@ -143,6 +146,7 @@ class Engine:
         protection: float,
         min_protection: float = 0.0,
         protect_secondary: bool | str = True,
+        zero_protection: float | np.ndarray = 0.0,
         unpublished: np.ndarray | None = None,
         forbid: np.ndarray | None = None,
         beam: int = 2,
@@ -160,7 +164,9 @@ class Engine:
         self.hidden = hidden.copy()
         self.status = np.where(hidden, SECRET, PUBLISHED).astype(np.int8)
         self.cost = costs
-        self.U = np.where(x > 0, np.maximum(protection * x, min_protection), 0.0)
+        # A hidden zero needs an upper bound of at least ``zero_protection`` (a zero of a small
+        # population tells that none of its units had the event): one-sided, values cannot go below 0.
+        self.U = np.where(x > 0, np.maximum(protection * x, min_protection), np.where(hidden, zero_protection, 0.0))
         self.protected = self.U <= 0
         self.usable = np.ones(prob.n, bool) if forbid is None else ~forbid
         if forbid is not None and (forbid & hidden).any():
@@ -193,7 +199,9 @@ class Engine:
     def _neighbours(self, j: int) -> _Neighbours:
         nb = self._nb.get(j)
         if nb is None:
-            nb = self._nb[j] = _Neighbours(self.p, j)
+            # with zero targets, zero leaf cells are anchors too (those below a zero target)
+            zeros = (self.p.x <= 0) if (self.U[self.p.x <= 0] > 0).any() else None
+            nb = self._nb[j] = _Neighbours(self.p, j, zeros)
         return nb
 
     def _candidates(self, t: np.ndarray, j: int, k: int = NEIGHBOURS):
@@ -220,7 +228,8 @@ class Engine:
             val = np.where(cell >= 0, p.x[np.maximum(cell, 0)], -1.0)
             order = np.lexsort((leafcode, -val, own))
             own, cell, val = own[order], cell[order], val[order]
-            sel = (rank_in_group(own) < DYN_LEAVES) & (val > 0)
+            # below a zero target every leaf is zero: any present one is an anchor
+            sel = (rank_in_group(own) < DYN_LEAVES) & ((val > 0) | ((val == 0) & (p.x[t[td]][own] <= 0)))
             a_owner.append(td[own[sel]])
             a_cell.append(cell[sel])
         a_owner = np.concatenate(a_owner)
@@ -256,6 +265,9 @@ class Engine:
         safe = np.maximum(cell, 0)
         xv = np.where((cell >= 0) & self.usable[safe], p.x[safe], -1.0)
         xv[:, 0] = np.inf
+        # a zero target only moves up: the entries that move with it need nothing but presence
+        up = (p.x[t][owner] <= 0)[:, None] & (sgn > 0) & (cell >= 0) & self.usable[safe]
+        xv = np.where(up, np.inf, xv)
         cap = np.where(pad, np.inf, xv).min(axis=1)
         feas = cap >= self.U[t][owner]
         lcost = np.where(cell >= 0, self.cost_eff[safe], 0.0).sum(axis=1)
@@ -288,6 +300,7 @@ class Engine:
         keys = p.key[t][:, None, None]
         valid = np.ones((n, 1), bool)
         cst = np.zeros((n, 1))
+        zero_t = p.x[t] <= 0
         for j, sup, sgn in sups:
             B, C = cells.shape[1], cells.shape[2]
             K, S = sup.shape[1], sup.shape[2]
@@ -301,7 +314,10 @@ class Engine:
             pad = pad.reshape(n, B * K, C * S)
             nc = p.lookup(nk)
             safe = np.maximum(nc, 0)
-            okv = pad | ((nc >= 0) & self.usable[safe] & (p.x[safe] >= Ut[:, None, None]))
+            big = p.x[safe] >= Ut[:, None, None]
+            if zero_t.any():
+                big |= zero_t[:, None, None] & (ns > 0)  # moves up with a zero target: no room needed
+            okv = pad | ((nc >= 0) & self.usable[safe] & big)
             okv[:, :, 0] = True  # the target itself
             feas = okv.all(axis=2) & (valid[:, :, None] & mvalid[:, None, :]).reshape(n, B * K)
             cst = np.where(nc >= 0, self.cost_eff[safe], 0.0).sum(axis=2)
@@ -438,10 +454,12 @@ class Engine:
             good = pcell >= 0
             good[good] = p.x[pcell[good]] > 0
             po, pb, pa, pcell = po[good], pb[good], pa[good], pcell[good]
-            if fi == 0 and top[own].any():
-                # no partner: the flow leaves the table through every ancestor —
-                # the only way to move a cell that is a total in every dimension
-                sa = np.flatnonzero(top[own])
+            topf = (st.lset_ptr[cf + 1] - st.lset_ptr[cf]) == len(st.leaves)
+            if (fi == 0 and top[own].any()) or topf[own].any():
+                # no partner: the flow leaves the table through every ancestor — the only way to
+                # move a cell that is a total in every dimension, or in this one (no leaf outside
+                # it to pair with)
+                sa = np.flatnonzero(top[own] | topf[own])
                 po = np.concatenate([po, sa])
                 pb = np.concatenate([pb, np.full(len(sa), -1)])
                 pa = np.concatenate([pa, a[sa]])
@@ -536,9 +554,16 @@ class Engine:
             return
         mex = self._min_excl(cubes)
         safe = np.maximum(cubes, 0)
+        zero = (cubes >= 0) & (self.p.x[safe] <= 0)
+        if zero.any():
+            # one-sided: a zero corner moves up while the corners of the other sign move down
+            xv = np.where(cubes >= 0, self.p.x[safe], np.inf)
+            m_plus = np.where(signs > 0, xv, np.inf).min(axis=1, keepdims=True)
+            m_minus = np.where(signs < 0, xv, np.inf).min(axis=1, keepdims=True)
+            mex = np.where(zero, np.where(signs > 0, m_minus, m_plus), mex)
         ok = (cubes >= 0) & (mex >= self.U[safe])
         if self.record:
-            for r, c in zip(*np.nonzero(ok)):
+            for r, c in zip(*np.nonzero(ok & ~zero)):
                 cell = int(cubes[r, c])
                 if cell not in self.witness and not self.protected[cell]:
                     m = cubes[r] >= 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import warnings
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -12,11 +13,31 @@ from .engine import SECONDARY, SECRET, Engine
 from .problem import Problem, build_problem, cell_costs, check_additivity
 from .structure import Hierarchy, HierarchyError
 
-LABELS = np.array([None, "secret", "secret-secondaire", "non-publie"], dtype=object)
+SHORT = "secret-court"
+"""Internal label (``on_unprotected="ignore"``): a primary or kept cell left unprotected."""
+LABELS = np.array([None, "secret", "secret-secondaire", "non-publie", SHORT], dtype=object)
 
 
 class SecrecyError(RuntimeError):
     """Some hidden cells could not be protected."""
+
+
+@dataclass(frozen=True)
+class SuppressionResult:
+    """What :func:`suppress_cells` returns: the statuses and what the engine could not do, typed
+    (nothing to parse out of warning texts)."""
+
+    status: pl.Series
+    """Aligned with the input cells: null, ``secret``, ``secret-secondaire``, ``non-publie``."""
+    short_primary: int = 0
+    """Primary or kept cells left short of their protection interval."""
+    short_secondary: int = 0
+    """Secondary cells left short of their interval (only asked with ``protect_secondary=True``)."""
+    not_additive: pl.DataFrame = field(default_factory=pl.DataFrame)
+    """Cells that differ from the sum of the leaf cells below them (``check="report"``)."""
+    stats: dict = field(default_factory=dict)
+    unprotected: pl.Series | None = None
+    """Aligned with the cells: the primary or kept cells left short."""
 
 
 def secondary_suppression(
@@ -31,6 +52,7 @@ def secondary_suppression(
     cost: str | pl.Series | Callable[[np.ndarray], np.ndarray] = "value",
     protect_secondary: bool | str = True,
     min_protection: float = 0.0,
+    zero_protection: float | pl.Series = 0.0,
     unpublished: pl.Series | None = None,
     never_hide: pl.Series | None = None,
     check: str = "raise",
@@ -53,6 +75,10 @@ def secondary_suppression(
     - ``protect_secondary``: True — secondary cells get the same protection as
       primary ones; ``"exact"`` — they only must not be exactly recoverable;
       False — no requirement on them.
+    - ``zero_protection``: the upper bound a hidden zero-valued primary cell must keep (a
+      zero of a small population reveals that none of its units had the event; 0: zeros
+      need nothing), or a Series of bounds aligned with the cells. One-sided: such a cell is
+      shown to be able to reach that value, never below 0.
     - ``unpublished``: cells in the table only to carry the equations (e.g. the
       commune level of an export by département and zone): never published,
       free to use, nothing to protect.
@@ -64,10 +90,33 @@ def secondary_suppression(
     """
     status, _ = run_secondary(
         cells, dims, hierarchies, primary, value=value, protection=protection, keep=keep, cost=cost,
-        protect_secondary=protect_secondary, min_protection=min_protection, unpublished=unpublished,
-        never_hide=never_hide, check=check, on_unprotected=on_unprotected,
+        protect_secondary=protect_secondary, min_protection=min_protection, zero_protection=zero_protection,
+        unpublished=unpublished, never_hide=never_hide, check=check, on_unprotected=on_unprotected,
     )
     return status
+
+
+def suppress_cells(
+    cells: pl.DataFrame,
+    dims: list[str],
+    hierarchies: list[Hierarchy],
+    primary: pl.Series,
+    **options,
+) -> SuppressionResult:
+    """:func:`secondary_suppression` returning a :class:`SuppressionResult`: never warns nor raises
+    for unprotected cells or non-additive data, reports them (``check`` is ``"report"`` or
+    ``"skip"``)."""
+    check = options.pop("check", "report")
+    bad = pl.DataFrame()
+    if check == "report":
+        bad = check_additivity(build_problem(cells, dims, hierarchies, options.get("value", "value")))
+    status, eng = run_secondary(cells, dims, hierarchies, primary, check="skip", on_unprotected="ignore", **options)
+    u = eng.unprotected
+    short = (status == SHORT).fill_null(False)
+    return SuppressionResult(
+        status=status.replace(SHORT, "secret"), short_primary=int(short.sum()), short_secondary=int((eng.status[u] == SECONDARY).sum()),
+        not_additive=bad, stats=dict(eng.stats), unprotected=short,
+    )
 
 
 def _bool(s: pl.Series | None, n: int, name: str) -> np.ndarray:
@@ -90,6 +139,7 @@ def run_secondary(
     cost="value",
     protect_secondary: bool | str = True,
     min_protection: float = 0.0,
+    zero_protection: float | pl.Series = 0.0,
     unpublished: pl.Series | None = None,
     never_hide: pl.Series | None = None,
     check: str = "raise",
@@ -107,8 +157,16 @@ def run_secondary(
         raise ValueError("min_protection must be >= 0")
     if check not in ("raise", "warn", "skip"):
         raise ValueError("check must be 'raise', 'warn' or 'skip'")
-    if on_unprotected not in ("raise", "warn"):
-        raise ValueError("on_unprotected must be 'raise' or 'warn'")
+    if on_unprotected not in ("raise", "warn", "ignore"):
+        raise ValueError("on_unprotected must be 'raise', 'warn' or 'ignore'")
+    if isinstance(zero_protection, pl.Series):
+        if len(zero_protection) != cells.height:
+            raise ValueError(f"zero_protection has {len(zero_protection)} values for {cells.height} cells")
+        zp = zero_protection.cast(pl.Float64).fill_null(0.0).to_numpy()
+    else:
+        zp = np.full(cells.height, float(zero_protection))
+    if (zp < 0).any():
+        raise ValueError("zero_protection must be >= 0")
     if protect_secondary not in (True, False, "exact"):
         raise ValueError("protect_secondary must be True, False or 'exact'")
     n = cells.height
@@ -135,21 +193,25 @@ def run_secondary(
         if classes:
             return _run_collapsed(
                 cells, dims, hierarchies, classes, prob, value=value, prim=prim, kp=kp, unp=unp, nev=nev,
-                cost=cost, protection=protection, min_protection=min_protection,
+                cost=cost, protection=protection, min_protection=min_protection, zp=zp,
                 protect_secondary=protect_secondary, on_unprotected=on_unprotected, record=record, **engine_opts,
             )
     hidden = (prim | kp)[prob.perm] & ~unp[prob.perm]
     costs = cell_costs(cost, prob.x, prob.perm)
     eng = Engine(
         prob, hidden, costs, protection=protection, min_protection=min_protection,
-        protect_secondary=protect_secondary, record=record,
+        protect_secondary=protect_secondary, zero_protection=zp[prob.perm], record=record,
         unpublished=unp[prob.perm] if unp.any() else None,
         forbid=nev[prob.perm] if nev.any() else None, **engine_opts,
     )
     eng.run()
     _report(eng, prob, value, on_unprotected)
     out = np.zeros(n, np.int8)
-    out[prob.perm] = eng.status
+    st = eng.status.copy()
+    if on_unprotected == "ignore" and len(eng.unprotected):
+        u = eng.unprotected
+        st[u[st[u] == SECRET]] = 4
+    out[prob.perm] = st
     return pl.Series("status", LABELS[out].tolist(), dtype=pl.String), eng
 
 
@@ -158,7 +220,7 @@ def _report(eng: Engine, prob: Problem, value: str, on_unprotected: str) -> None
     ones: warning (they stay hidden and are not exactly recoverable: the cube
     or fan that hid them moves them)."""
     u = eng.unprotected
-    if not len(u):
+    if not len(u) or on_unprotected == "ignore":
         return
     required = u[eng.status[u] == SECRET]
     secondary = u[eng.status[u] == SECONDARY]
@@ -199,7 +261,7 @@ def _twin_classes(prob: Problem, unpub: np.ndarray) -> dict[int, dict[str, str]]
     return out
 
 
-def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, unp, nev, cost, **kw):
+def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, unp, nev, cost, zp, **kw):
     """Merge unpublished twin leaves into one class leaf per group, protect the
     smaller table, map the statuses back. Safe: a vector of the merged table
     spreads over the members of a class in proportion to their values, which
@@ -207,13 +269,13 @@ def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, 
     the same parents) and touches only unpublished cells."""
     names = {j: prob.dims[j] for j in classes}
     frame = cells.select([pl.col(d).cast(pl.String) for d in dims] + [pl.col(value).cast(pl.Float64)]).with_columns(
-        pl.Series("_p", prim), pl.Series("_k", kp), pl.Series("_u", unp), pl.Series("_n", nev),
+        pl.Series("_p", prim), pl.Series("_k", kp), pl.Series("_u", unp), pl.Series("_n", nev), pl.Series("_z", zp),
         pl.Series("_row", np.arange(cells.height)),
     )
     if isinstance(cost, pl.Series):
         frame = frame.with_columns(cost.cast(pl.Float64).alias("_c"))
     mapped = frame.with_columns([pl.col(names[j]).replace(classes[j]) for j in classes])
-    aggs = [pl.col(value).sum(), pl.col("_p").any(), pl.col("_k").any(), pl.col("_u").all(), pl.col("_n").any()]
+    aggs = [pl.col(value).sum(), pl.col("_p").any(), pl.col("_k").any(), pl.col("_u").all(), pl.col("_n").any(), pl.col("_z").max()]
     if isinstance(cost, pl.Series):
         aggs.append(pl.col("_c").sum())
     red = mapped.group_by(dims, maintain_order=True).agg(aggs)
@@ -225,7 +287,7 @@ def _run_collapsed(cells, dims, hierarchies, classes, prob, *, value, prim, kp, 
             e = e.with_columns(pl.col("parent").replace(classes[j]), pl.col("child").replace(classes[j])).unique()
         hs.append(Hierarchy(h.dimension, e, h.name))
     status, eng = run_secondary(
-        red, dims, hs, red["_p"], value=value, keep=red["_k"], unpublished=red["_u"], never_hide=red["_n"],
+        red, dims, hs, red["_p"], value=value, keep=red["_k"], unpublished=red["_u"], never_hide=red["_n"], zero_protection=red["_z"],
         cost=red["_c"] if isinstance(cost, pl.Series) else cost, check="skip", collapse=False, **kw,
     )
     back = mapped.select(*dims, "_row", "_u").join(

@@ -132,7 +132,7 @@ def test_the_pdf_carries_the_same_figures(portraits: dict[str, Path]) -> None:
     text = re.sub(r"\s", "", pdf_text(portraits["ze.pdf"]))
     root = parse(portraits["ze.html"])
     main = [e for e in figures(root) if e.get("data-value") and e.get("data-sector") == "_T" and e.get("data-sex") == "_T"]
-    assert len(main) > 30
+    assert len(main) > 20  # the published figures of the zone (the count depends on the secrecy pattern)
     missing = [e.text for e in main if re.sub(r"\s", "", e.text or "") not in text]
     assert not missing
 
@@ -237,7 +237,7 @@ def test_secret_cells_show_s_with_their_reason(portraits: dict[str, Path]) -> No
     notes = {li.get("id"): " ".join(li.itertext()) for li in root.iter(f"{{{NS['h']}}}li") if (li.get("id") or "").startswith("note-")}
     for e in secret:
         link = e.find(f".//{{{NS['h']}}}a")
-        assert link is not None and "secret statistique" in notes[link.get("href")[1:]]
+        assert link is not None and "secret statistique" in notes[link.get("href")[1:]], (dict(e.attrib), ET.tostring(e)[:300])
 
 
 def test_the_pdf_is_tagged(portraits: dict[str, Path]) -> None:
@@ -301,12 +301,13 @@ def test_tableau_de_bord_and_chiffres_cles(pub_wh: Path, tmp_path: Path) -> None
     rows = next(t for t in root.iter(f"{{{NS['h']}}}table") if t.get("id") == "tableau-de-bord").find(f"{{{NS['h']}}}tbody")
     assert len(rows) == len(content.config("tableau-de-bord")["indicator"])
     page = tdb.read_text(encoding="utf-8")
-    assert "pas de valeur en 2021 : évolution depuis 2023" in page  # AT from 2023 only: said, not hidden
+    # series starting after the baseline (AT from 2023, URSSAF from 2021…): said, not hidden
+    assert re.search(r"pas de valeur en 2021 : évolution depuis 202[2-4]", page)
     cc = build_chiffres_cles(warehouse=pub_wh, baseline=2021, formats=["html", "pdf"], output=tmp_path).files
     import pypdf
 
     assert 1 <= len(pypdf.PdfReader(cc[1]).pages) <= 4  # a short document: 2-4 pages on the demo warehouse
-    assert "Depuis 2023" in cc[0].read_text(encoding="utf-8")
+    assert re.search(r"Depuis 202[1-3] : ", cc[0].read_text(encoding="utf-8"))  # the change since the baseline, where published
 
 
 @pytest.fixture(scope="session")

@@ -131,3 +131,39 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item._id = coerce_node_id(ident)  # type: ignore[attr-defined]
         except ImportError:  # an older pytest reads _nodeid
             item._nodeid = ident
+
+
+# -- the small warehouses built once per session (tests/shared_warehouses.py), shared by modules --
+
+
+@pytest.fixture(scope="session")
+def breakdown(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shared_warehouses
+
+    return shared_warehouses.breakdown_warehouse(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def released(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    import shared_warehouses
+
+    return shared_warehouses.release_warehouse(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def departements(breakdown: Path, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
+    """The whole département level of ``breakdown``, without secrecy, sector level « ensemble »."""
+    from prst_etl.pipeline.export import export
+
+    res = export("departement", warehouse=breakdown, secret=False, sector_levels=["ensemble"],
+                 output=tmp_path_factory.mktemp("export-lib") / "dep.parquet")  # fmt: skip
+    return pl.read_parquet(res.path)
+
+
+def commune_sample(tmp: Path, rows: int, name: str) -> tuple[Path, pl.DataFrame]:
+    """A small commune-level Carsat workbook (AT sheet, 2024): the first ``rows`` national rows spread
+    over the communes of Ariège and Gers — small enough for linear-programming checks of secrecy."""
+    nat = samples.read_national(NATIONAL)
+    df = samples.spread_over_communes(nat, "carsat-mp", seed=8, old_codes=False)
+    df = df.filter(pl.col("Code commune").str.slice(0, 2).is_in(["09", "32"])).head(rows)
+    return samples.write_workbook(df, tmp / name, year=2024), df

@@ -15,24 +15,6 @@ from prst_etl.errors import UsageError
 from prst_etl.pipeline.export import ExportResult, Filters
 
 
-@pytest.fixture(scope="session")
-def breakdown(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.breakdown_warehouse(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def released(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.release_warehouse(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def departements(breakdown: Path, tmp_path_factory: pytest.TempPathFactory) -> pl.DataFrame:
-    """The whole département level, without secrecy, sector level « ensemble »."""
-    res = export("departement", warehouse=breakdown, secret=False, sector_levels=["ensemble"],
-                 output=tmp_path_factory.mktemp("export-lib") / "dep.parquet")  # fmt: skip
-    return pl.read_parquet(res.path)
-
-
 def test_the_result_says_what_was_written(breakdown: Path, tmp_path: Path) -> None:
     res = export("departement", warehouse=breakdown, secret=False, sector_levels=["ensemble"], output=tmp_path / "d.parquet")
     assert isinstance(res, ExportResult)

@@ -6,28 +6,8 @@ import polars as pl
 from polars.testing import assert_frame_equal
 import pytest
 
-import shared_warehouses
 from conftest import restricted
 from prst_etl.model.indicators import catalogue
-
-
-@pytest.fixture(scope="session")
-def breakdown(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.breakdown_warehouse(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def released(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.release_warehouse(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def departements(breakdown, tmp_path_factory) -> pl.DataFrame:  # type: ignore[no-untyped-def]
-    from prst_etl.pipeline.export import export
-
-    out = tmp_path_factory.mktemp("filters") / "d.parquet"
-    res = export("departement", warehouse=breakdown, output=out, sector_levels=["ensemble"], secret=False)
-    return pl.read_parquet(res.path)
 
 
 def test_filters_keep_exactly_the_rows_asked_for(cli, breakdown, departements, tmp_path) -> None:  # type: ignore[no-untyped-def]

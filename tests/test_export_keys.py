@@ -7,7 +7,6 @@ import duckdb
 import polars as pl
 import pytest
 
-import shared_warehouses
 from conftest import restricted
 from prst_etl.model.facts import BASE_COLUMNS, TAIL_COLUMNS
 from prst_etl.model.indicators import catalogue
@@ -15,16 +14,6 @@ from prst_etl.demo import DEMO_EXPORTS
 from prst_etl.model.levels import EXPORT_LEVELS
 from prst_etl.pipeline.combine import one_row_per_key
 from prst_etl.sources import all_sources
-
-
-@pytest.fixture(scope="session")
-def breakdown(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.breakdown_warehouse(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def released(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.release_warehouse(tmp_path_factory)
 
 
 def key_of(df: pl.DataFrame) -> list[str]:

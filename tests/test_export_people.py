@@ -10,14 +10,8 @@ import fastexcel
 import polars as pl
 import pytest
 
-import shared_warehouses
 from conftest import restricted
 from prst_etl.pipeline.write import Digits, write_frame
-
-
-@pytest.fixture(scope="session")
-def breakdown(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.breakdown_warehouse(tmp_path_factory)
 
 
 ARGS = ["-l", "region", "-s", "ensemble", "-i", "at_1er_reglement", "-i", "at_tf", "-i", "at_tg", "-i", "salaries"]

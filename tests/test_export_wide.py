@@ -10,19 +10,8 @@ import fastexcel
 import polars as pl
 import pytest
 
-import shared_warehouses
 from conftest import restricted
 from prst_etl.pipeline.wide import column_name
-
-
-@pytest.fixture(scope="session")
-def breakdown(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.breakdown_warehouse(tmp_path_factory)
-
-
-@pytest.fixture(scope="session")
-def released(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.release_warehouse(tmp_path_factory)
 
 
 SOME = ["-i", "at_1er_reglement", "-i", "at_if", "-i", "at_risque", "-i", "etablissements_employeurs", "-i", "part_etablissements_taille"]

@@ -13,13 +13,7 @@ import pyarrow.dataset as ds
 import pyarrow.parquet as pq
 import pytest
 
-import shared_warehouses
 from prst_etl import __version__
-
-
-@pytest.fixture(scope="session")
-def released(tmp_path_factory):  # type: ignore[no-untyped-def]
-    return shared_warehouses.release_warehouse(tmp_path_factory)
 
 
 @pytest.fixture(scope="session")

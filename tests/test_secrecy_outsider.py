@@ -9,8 +9,7 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
-from conftest import NATIONAL
-from prst_etl.testing import outsider, samples
+from prst_etl.testing import outsider
 
 LEVELS = ["region", "departement", "zone-emploi"]
 
@@ -19,14 +18,11 @@ LEVELS = ["region", "departement", "zone-emploi"]
 def published(tmp_path_factory):  # type: ignore[no-untyped-def]
     """A small commune-level Carsat file (AT sheet), exported under secrecy at every published level,
     and without secrecy (the truth, communes included)."""
-    from conftest import Cli
+    from conftest import Cli, commune_sample
 
     cli = Cli()
     tmp = tmp_path_factory.mktemp("outsider")
-    nat = samples.read_national(NATIONAL)
-    df = samples.spread_over_communes(nat, "carsat-mp", seed=8, old_codes=False)
-    df = df.filter(pl.col("Code commune").str.slice(0, 2).is_in(["09", "32"])).head(160)
-    path = samples.write_workbook(df, tmp / "at.xlsx", year=2024)
+    path, df = commune_sample(tmp, 160, "at.xlsx")
     wh = tmp / "warehouse"
     assert cli("ingest", "carsat-mp", path, "-w", wh).exit_code == 0
     pub, truth = [], []

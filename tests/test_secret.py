@@ -10,22 +10,18 @@ import polars as pl
 import pyarrow.parquet as pq
 import pytest
 
-from conftest import CARSAT, NATIONAL
-from prst_etl.testing import samples
+from conftest import CARSAT
 from prst_etl.warehouse import open_warehouse
 
 
 @pytest.fixture(scope="module")
 def loaded(tmp_path_factory):  # type: ignore[no-untyped-def]
     """A commune-level Carsat file small enough to be checked by linear programming."""
-    from conftest import Cli
+    from conftest import Cli, commune_sample
 
     cli = Cli()
     tmp = tmp_path_factory.mktemp("secret")
-    nat = samples.read_national(NATIONAL)
-    df = samples.spread_over_communes(nat, "carsat-mp", seed=8, old_codes=False)
-    df = df.filter(pl.col("Code commune").str.slice(0, 2).is_in(["09", "32"])).head(400)
-    path = samples.write_workbook(df, tmp / "mp.xlsx", year=2024)
+    path, df = commune_sample(tmp, 400, "mp.xlsx")
     wh = tmp / "warehouse"
     assert cli("ingest", "carsat-mp", path, "-w", wh).exit_code == 0
     return cli, wh, df

@@ -25,7 +25,7 @@ from prst_etl._lazy import polars as pl
 if TYPE_CHECKING:  # pandera is imported when a contract is built, not by ``prst --help``
     import pandera.polars as pa
 
-from prst_etl.model.codes import status_dtype, NO_VALUE, SEXES, STATUSES, TOTAL
+from prst_etl.model.codes import NO_VALUE, SEXES, STATUSES, TOTAL, status_dtype
 
 from prst_etl.model.levels import GEO_LEVELS, SECTOR_LEVELS, SECTOR_TOTAL_LEVEL, GeoLevel  # noqa: F401 (re-exported)
 

@@ -12,7 +12,7 @@ from functools import cache
 
 import polars as pl
 
-from prst_etl.model.codes import status_dtype, NO_VALUE, STATUS_ABSENT
+from prst_etl.model.codes import NO_VALUE, STATUS_ABSENT, status_dtype
 from prst_etl.errors import UnknownName
 from prst_etl.model.facts import status_col
 from prst_etl.resources import data_dir

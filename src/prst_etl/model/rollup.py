@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 from prst_etl._lazy import polars as pl
 
-from prst_etl.model.codes import status_dtype, NO_VALUE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL
+from prst_etl.model.codes import NO_VALUE, STATUS_PROVISIONAL, STATUS_ZERO, TOTAL, status_dtype
 from prst_etl.model.facts import status_col
 
 

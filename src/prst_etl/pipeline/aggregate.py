@@ -113,18 +113,22 @@ def identity_notes(spec: TableSpec, cube_path: Path, label: str) -> list[str]:
     from prst_etl.model.indicators import identities
 
     have = set(spec.measure_ids)
-    notes = []
-    for ident in identities():
-        if ident.total not in have or not all(p in have for p in ident.parts):
-            continue
+    checked = [i for i in identities() if i.total in have and all(p in have for p in i.parts)]
+    if not checked:
+        return []
+    exprs = []
+    for k, ident in enumerate(checked):
         gap = pl.col(ident.total) - pl.sum_horizontal([pl.col(p).fill_null(0) for p in ident.parts])
         bad = gap < -1e-9 if not ident.exact else gap.abs() > 1e-9
-        got = pl.scan_parquet(cube_path).select(bad.sum().alias("n"), gap.min().alias("worst")).collect().row(0)
-        if got[0]:
+        exprs += [bad.sum().alias(f"n{k}"), gap.min().alias(f"worst{k}")]
+    got = pl.scan_parquet(cube_path).select(exprs).collect().row(0, named=True)  # one pass for all identities
+    notes = []
+    for k, ident in enumerate(checked):
+        if got[f"n{k}"]:
             rel = "=" if ident.exact else "≥"
             notes.append(
-                f"{label} : {ident.total} {rel} {' + '.join(ident.parts)} n'est pas vérifié sur {got[0]} case(s) "
-                f"(écart {got[1]:.12g}) : le secret statistique traite ces mesures séparément."
+                f"{label} : {ident.total} {rel} {' + '.join(ident.parts)} n'est pas vérifié sur {got[f'n{k}']} case(s) "
+                f"(écart {got[f'worst{k}']:.12g}) : le secret statistique traite ces mesures séparément."
             )
     return notes
 

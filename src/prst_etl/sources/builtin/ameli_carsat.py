@@ -37,7 +37,7 @@ from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography, sectors
 from prst_etl import reference
-from prst_etl.model.codes import status_dtype, STATUS_ZERO, TOTAL, UNKNOWN, age_band_expr, age_label, sex_expr
+from prst_etl.model.codes import STATUS_ZERO, TOTAL, UNKNOWN, age_band_expr, age_label, sex_expr, status_dtype
 from prst_etl.model.facts import status_col
 from prst_etl.sources.mapping import Mapping
 from prst_etl.sources.readers import IssueFactory

@@ -23,7 +23,7 @@ from prst_etl._lazy import polars as pl
 
 from prst_etl.reference import geography
 from prst_etl import reference
-from prst_etl.model.codes import status_dtype, TOTAL, age_band_expr, sex_expr
+from prst_etl.model.codes import TOTAL, age_band_expr, sex_expr, status_dtype
 from prst_etl.model.facts import SECTOR_TOTAL_LEVEL, status_col
 from prst_etl.sources.readers import norm_header, norm_header_expr
 from prst_etl.resources import data_dir

@@ -33,10 +33,10 @@ from typing import Any
 from prst_etl._lazy import polars as pl
 
 from prst_etl.model.codes import (
-    status_dtype,
     STATUS_ZERO,
     number_expr,
     sign_expr,
+    status_dtype,
 )
 from prst_etl.errors import Issue
 from prst_etl.model.facts import drop_empty_status, status_col

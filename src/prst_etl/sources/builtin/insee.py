@@ -24,13 +24,13 @@ from prst_etl._lazy import polars as pl
 
 from prst_etl.model.codes import (
     SEX_LABELS,
-    status_dtype,
     STATUS_PROVISIONAL,
     STATUS_ZERO,
     TOTAL,
     age_band_expr,
     age_label,
     sex_expr,
+    status_dtype,
 )
 from prst_etl.errors import UnknownName
 from prst_etl.model.facts import drop_empty_status, status_col
